@@ -1,0 +1,80 @@
+"""The aiohttp application: backends started and stopped with it, /healthz, and every enabled
+dialect mounted as sub-applications at its native paths."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+import dialects
+
+from .config import Settings
+from .context import GATEWAY, Gateway
+
+log = logging.getLogger("callgate.app")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY]
+    report = [b.health() for b in gw.backends.values()]
+    ok = all(b["state"] == "connected" for b in report)
+    return web.json_response({"backends": report}, status=200 if ok else 503)
+
+
+def _mount(app: web.Application, gw: Gateway, name: str) -> None:
+    dsettings = gw.settings.dialects[name]
+    for prefix, sub in dialects.load(name).create_apps(gw, dsettings).items():
+        sub[GATEWAY] = gw
+        app.add_subapp(prefix, sub)
+
+
+def build_app(gw: Gateway, *, manage_backends: bool = True) -> web.Application:
+    """The shared listener's application. Dialects with their own `listen` are left out here
+    and served by `build_dialect_apps`."""
+    app = web.Application(client_max_size=gw.settings.gateway.max_body)
+    app[GATEWAY] = gw
+    app.router.add_get("/healthz", healthz)
+    for name, d in gw.settings.dialects.items():
+        if d.enabled and not d.port:
+            _mount(app, gw, name)
+    if manage_backends:
+        app.cleanup_ctx.append(_backends_ctx)
+    return app
+
+
+def build_dialect_apps(gw: Gateway) -> list[tuple[str, int, web.Application]]:
+    """(host, port, app) for each enabled dialect that asked for a listener of its own."""
+    out = []
+    for name, d in gw.settings.dialects.items():
+        if d.enabled and d.port:
+            app = web.Application(client_max_size=gw.settings.gateway.max_body)
+            app[GATEWAY] = gw
+            _mount(app, gw, name)
+            out.append((d.host or gw.settings.gateway.host, d.port, app))
+    return out
+
+
+async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
+    gw = app[GATEWAY]
+    for backend in gw.backends.values():
+        await backend.start()
+    yield
+    await asyncio.gather(*(b.stop() for b in gw.backends.values()), return_exceptions=True)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Convenience for tests and embedding: a gateway with its backends, ready to run."""
+    return build_app(Gateway.build(settings))
+
+
+async def wait_connected(gw: Gateway, wait: float = 10.0) -> bool:
+    """Until every backend has connected and synced once (for the CLI and tests)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(wait):
+            await asyncio.gather(*(b.ready.wait() for b in gw.backends.values()))
+            return True
+    return False

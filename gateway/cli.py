@@ -1,0 +1,133 @@
+"""`callgate serve [--config FILE | --demo]` and `callgate check-config FILE`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+import dialects
+
+from .app import build_app, build_dialect_apps, wait_connected
+from .config import ConfigError, Settings, load
+from .context import Gateway
+from .demo import DEMO_CONFIG, start_switches
+
+log = logging.getLogger("callgate")
+
+
+def _check_config(path: str) -> int:
+    try:
+        load(path)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return 2
+    print("ok")
+    return 0
+
+
+async def _serve(settings: Settings, demo: bool) -> None:
+    switches = None
+    if demo:
+        settings, switches = await start_switches(settings)
+    gw = Gateway.build(settings)
+    runners: list[web.AppRunner] = []
+    try:
+        app = build_app(gw)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, settings.gateway.host, settings.gateway.port)
+        await site.start()
+        addresses = [f"http://{settings.gateway.host}:{settings.gateway.port}"]
+        for host, port, dapp in build_dialect_apps(gw):
+            r = web.AppRunner(dapp, access_log=None, handle_signals=False)
+            await r.setup()
+            runners.append(r)
+            await web.TCPSite(r, host, port).start()
+            addresses.append(f"http://{host}:{port}")
+        log.info("listening on %s", ", ".join(addresses))
+        if demo:
+            connected = await wait_connected(gw, 10.0)
+            _print_demo(gw, addresses[0], connected)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for r in reversed(runners):
+            await r.cleanup()
+        if switches is not None:
+            await switches.stop()
+
+
+def _print_demo(gw: Gateway, base: str, connected: bool) -> None:
+    lines = [
+        "",
+        f"callgate demo on {base}  (simulated switches: "
+        + ", ".join(f"{b.name}={b.type}@{b.host}:{b.port}" for b in gw.settings.backends) + ")",
+        f"  health: curl -s {base}/healthz"
+        + ("" if connected else "   (switches still connecting)"),
+    ]
+    for name, d in gw.settings.dialects.items():
+        if not d.enabled:
+            continue
+        module = dialects.load(name)
+        describe = getattr(module, "demo_lines", None)
+        if describe is not None:
+            lines.append(f"  [{name}]")
+            lines.extend("    " + line.replace("{BASE}", base) for line in describe(gw))
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="callgate", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    group = serve.add_mutually_exclusive_group(required=True)
+    group.add_argument("--config", help="TOML configuration file")
+    group.add_argument("--demo", action="store_true",
+                       help="run against built-in simulated switches with config/demo.toml")
+    serve.add_argument("--listen", help="override [gateway] listen, e.g. 127.0.0.1:8000")
+    serve.add_argument("--log-level", default="INFO")
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file")
+    args = parser.parse_args(argv)
+
+    if args.command == "check-config":
+        return _check_config(args.file)
+
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load(DEMO_CONFIG if args.demo else args.config)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        return 2
+    if args.listen:
+        import dataclasses
+
+        host, _, port = args.listen.rpartition(":")
+        if not port.isdigit():
+            print(f"--listen: expected host:port, got {args.listen!r}", file=sys.stderr)
+            return 2
+        settings = dataclasses.replace(
+            settings, gateway=dataclasses.replace(settings.gateway, host=host or "127.0.0.1",
+                                                  port=int(port)))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings, args.demo))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Normalized call control: what a dialect may ask of a channel, routed to the switch that owns it.
+
+Dialects never know a switch's wire format: they call `Control`, which finds the channel in the
+store, picks its node's backend and returns a `Result` or raises one typed `CommandError`. Each
+dialect renders those errors in its own platform's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from .model import Channel
+
+if TYPE_CHECKING:
+    from .directory import Directory
+    from .store import ChannelStore
+
+
+class CommandError(Exception):
+    """A command did not do what was asked. `code` is stable; `message` is safe to show."""
+
+    code = "failed"
+
+    def __init__(self, message: str = "", *, reply: str = "") -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+        self.reply = reply  # the switch's own reply text, for logs
+
+
+class NotFound(CommandError):
+    """No such channel (never seen, already gone, or outside the caller's scope)."""
+
+    code = "not_found"
+
+
+class Unavailable(CommandError):
+    """The owning switch is not connected, or dropped while the command was in flight."""
+
+    code = "unavailable"
+
+
+class CommandTimeout(Unavailable):
+    code = "timeout"
+
+
+class Rejected(CommandError):
+    """The switch refused or failed the operation."""
+
+    code = "rejected"
+
+
+class Unsupported(CommandError):
+    code = "unsupported"
+
+
+class InvalidArgument(CommandError):
+    code = "invalid"
+
+
+class OriginateFailed(CommandError):
+    """The new leg never answered; `cause` is a Q.850 name such as USER_BUSY or NO_ANSWER."""
+
+    code = "originate_failed"
+
+    def __init__(self, cause: str, *, reply: str = "") -> None:
+        super().__init__(cause, reply=reply)
+        self.cause = cause
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a new leg goes. `device`: a phone by SIP username (+ realm); `extension`: a dialplan
+    extension; `number`: an external number through the switch's default route."""
+
+    kind: str
+    value: str
+    realm: str = ""
+    context: str = ""
+
+
+@dataclass(slots=True)
+class Result:
+    ok: bool = True
+    channel_id: str = ""  # the new leg, for originate / eavesdrop / intercept
+    detail: str = ""  # the switch's reply text, for logs
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """What every switch backend offers. States: connecting, connected, auth_failed, down."""
+
+    name: str
+    kind: str
+    state: str
+    last_error: str
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def hangup(self, channel: Channel, cause: str = "NORMAL_CLEARING") -> Result: ...
+    async def transfer(self, channel: Channel, destination: str, *, context: str | None = None,
+                       leg: str = "self") -> Result: ...
+    async def attended_transfer(self, channel: Channel, destination: str, *,
+                                context: str | None = None) -> Result: ...
+    async def hold(self, channel: Channel) -> Result: ...
+    async def unhold(self, channel: Channel) -> Result: ...
+    async def park(self, channel: Channel) -> Result: ...
+    async def break_media(self, channel: Channel) -> Result: ...
+    async def play(self, channel: Channel, media: str, *, leg: str = "aleg") -> Result: ...
+    async def send_dtmf(self, channel: Channel, digits: str) -> Result: ...
+    async def bridge(self, channel: Channel, other: Channel) -> Result: ...
+    async def eavesdrop(self, target: Channel, listener: Endpoint, *, mode: str = "listen",
+                        channel_id: str | None = None,
+                        variables: Mapping[str, str] | None = None) -> Result: ...
+    async def intercept(self, target: Channel, listener: Endpoint, *,
+                        channel_id: str | None = None,
+                        variables: Mapping[str, str] | None = None) -> Result: ...
+    async def originate(self, endpoint: Endpoint, destination: str, *,
+                        context: str | None = None, caller_id_number: str = "",
+                        caller_id_name: str = "", variables: Mapping[str, str] | None = None,
+                        channel_id: str | None = None, ring_timeout: float = 30.0,
+                        application: str = "", application_data: str = "") -> Result: ...
+
+
+class Control:
+    """Routes normalized commands to the backend of the node that owns the channel."""
+
+    def __init__(self, store: ChannelStore, backends: Mapping[str, Backend],
+                 directory: Directory | None = None) -> None:
+        self.store = store
+        self.backends = dict(backends)
+        self.directory = directory
+
+    def channel(self, channel_id: str) -> Channel:
+        ch = self.store.get(channel_id)
+        if ch is None:
+            raise NotFound(f"no such channel {channel_id}")
+        return ch
+
+    def backend_for(self, channel: Channel) -> Backend:
+        return self.backend(channel.node)
+
+    def backend(self, node: str | None = None) -> Backend:
+        """The named node's backend, or the first connected one; raises Unavailable at once
+        when it is not connected, so no command waits on a dead switch."""
+        if node:
+            backend = self.backends.get(node)
+            if backend is None:
+                raise Unavailable(f"unknown node {node}")
+            if backend.state != "connected":
+                raise Unavailable(f"node {node} is {backend.state}")
+            return backend
+        for backend in self.backends.values():
+            if backend.state == "connected":
+                return backend
+        raise Unavailable("no switch connected")
+
+    def node_for_endpoint(self, endpoint: Endpoint) -> str | None:
+        """Where a phone lives: its device's configured `node`, else the default switch."""
+        if endpoint.kind != "device" or self.directory is None:
+            return None
+        dev = self.directory.device_by_sip(endpoint.value, endpoint.realm)
+        return dev.node if dev is not None and dev.node else None
+
+    async def hangup(self, channel_id: str, cause: str = "NORMAL_CLEARING") -> Result:
+        ch = self.channel(channel_id)
+        return await self.backend_for(ch).hangup(ch, cause)
+
+    async def transfer(self, channel_id: str, destination: str, *, context: str | None = None,
+                       leg: str = "self") -> Result:
+        if leg not in ("self", "bleg", "both"):
+            raise InvalidArgument(f"bad leg {leg}")
+        ch = self.channel(channel_id)
+        return await self.backend_for(ch).transfer(ch, destination, context=context, leg=leg)
+
+    async def attended_transfer(self, channel_id: str, destination: str, *,
+                                context: str | None = None) -> Result:
+        ch = self.channel(channel_id)
+        return await self.backend_for(ch).attended_transfer(ch, destination, context=context)
+
+    async def hold(self, channel_id: str) -> Result:
+        ch = self.channel(channel_id)
+        return await self.backend_for(ch).hold(ch)
+
+    async def unhold(self, channel_id: str) -> Result:
+        ch = self.channel(channel_id)
+        return await self.backend_for(ch).unhold(ch)
+
+    async def park(self, channel_id: str) -> Result:
+        ch = self.channel(channel_id)
+        return await self.backend_for(ch).park(ch)
+
+    async def break_media(self, channel_id: str) -> Result:
+        ch = self.channel(channel_id)
+        return await self.backend_for(ch).break_media(ch)
+
+    async def play(self, channel_id: str, media: str, *, leg: str = "aleg") -> Result:
+        ch = self.channel(channel_id)
+        return await self.backend_for(ch).play(ch, media, leg=leg)
+
+    async def send_dtmf(self, channel_id: str, digits: str) -> Result:
+        ch = self.channel(channel_id)
+        return await self.backend_for(ch).send_dtmf(ch, digits)
+
+    async def bridge(self, channel_id: str, other_id: str) -> Result:
+        ch, other = self.channel(channel_id), self.channel(other_id)
+        if ch.node != other.node:
+            raise Unsupported("cannot bridge channels on different switches")
+        return await self.backend_for(ch).bridge(ch, other)
+
+    async def eavesdrop(self, target_id: str, listener: Endpoint, *, mode: str = "listen",
+                        channel_id: str | None = None,
+                        variables: Mapping[str, str] | None = None) -> Result:
+        if mode not in ("listen", "whisper", "barge"):
+            raise InvalidArgument(f"bad eavesdrop mode {mode}")
+        ch = self.channel(target_id)
+        return await self.backend_for(ch).eavesdrop(ch, listener, mode=mode,
+                                                    channel_id=channel_id, variables=variables)
+
+    async def intercept(self, target_id: str, listener: Endpoint, *,
+                        channel_id: str | None = None,
+                        variables: Mapping[str, str] | None = None) -> Result:
+        ch = self.channel(target_id)
+        return await self.backend_for(ch).intercept(ch, listener, channel_id=channel_id,
+                                                    variables=variables)
+
+    async def originate(self, endpoint: Endpoint, destination: str, *, node: str | None = None,
+                        context: str | None = None, caller_id_number: str = "",
+                        caller_id_name: str = "", variables: Mapping[str, str] | None = None,
+                        channel_id: str | None = None, ring_timeout: float = 30.0,
+                        application: str = "", application_data: str = "") -> Result:
+        backend = self.backend(node or self.node_for_endpoint(endpoint))
+        return await backend.originate(
+            endpoint, destination, context=context, caller_id_number=caller_id_number,
+            caller_id_name=caller_id_name, variables=variables, channel_id=channel_id,
+            ring_timeout=ring_timeout, application=application, application_data=application_data,
+        )

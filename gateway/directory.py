@@ -1,0 +1,252 @@
+"""Who is who: accounts (with their reseller tree), users, devices and DIDs, and the rules that
+attribute a switch channel to an account, an owner and a device.
+
+Tenancy rests on attribution: a channel nobody can be sure of stays unattributed, and only
+system-wide principals see unattributed channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from .config import AccountSettings, DeviceSettings, DidSettings, Settings, UserSettings
+from .model import Channel
+
+if TYPE_CHECKING:
+    from .store import ChannelStore
+
+Account = AccountSettings
+User = UserSettings
+Device = DeviceSettings
+Did = DidSettings
+
+#: Explicit attribution variables, first match wins (ours, then Kazoo's ecallmgr CCVs).
+ACCOUNT_VARS = ("callgate_account_id", "ecallmgr_Account-ID", "Account-ID")
+OWNER_VARS = ("callgate_owner_id", "ecallmgr_Owner-ID", "Owner-ID")
+DEVICE_VARS = ("callgate_device_id", "ecallmgr_Authorizing-ID", "Authorizing-ID")
+AGENT_VAR = "callgate_agent_id"
+#: Channel variables a backend keeps on the channel (everything else is dropped to save memory).
+KEPT_VARIABLES = frozenset(
+    (*ACCOUNT_VARS, *OWNER_VARS, *DEVICE_VARS, AGENT_VAR, "ecallmgr_Authorizing-Type",
+     "callgate_reception_id", "callgate_queue", "callgate_greeting_played")
+)
+
+
+class Directory:
+    """Lookups over the configured accounts, users, devices and DIDs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.accounts: dict[str, Account] = {a.id: a for a in settings.accounts}
+        self.users: dict[str, User] = {u.id: u for u in settings.users}
+        self.devices: dict[str, Device] = {d.id: d for d in settings.devices}
+        self.dids: dict[str, Did] = {d.number: d for d in settings.dids}
+        self._children: dict[str, list[str]] = {}
+        for a in settings.accounts:
+            if a.parent:
+                self._children.setdefault(a.parent, []).append(a.id)
+        self._account_by_realm = {a.realm.lower(): a for a in settings.accounts if a.realm}
+        self._account_by_name = {a.name.lower(): a for a in settings.accounts}
+        self._account_by_number = {a.number: a for a in settings.accounts}
+        self._account_by_api_key = {a.api_key: a for a in settings.accounts if a.api_key}
+        self._user_by_number = {u.number: u for u in settings.users}
+        self._users_by_username: dict[str, list[User]] = {}
+        for u in settings.users:
+            self._users_by_username.setdefault(u.username.lower(), []).append(u)
+        self._user_by_token = {u.callflow_token: u for u in settings.users if u.callflow_token}
+        self._device_by_number = {d.number: d for d in settings.devices}
+        self._device_by_sip: dict[tuple[str, str], Device] = {}
+        self._devices_by_sip: dict[str, list[Device]] = {}
+        self._device_by_ext: dict[tuple[str, str], Device] = {}
+        for d in settings.devices:
+            realm = self.accounts[d.account].realm.lower() if d.account in self.accounts else ""
+            if d.sip_username:
+                self._device_by_sip[(d.sip_username, realm)] = d
+                self._devices_by_sip.setdefault(d.sip_username, []).append(d)
+            if d.extension:
+                self._device_by_ext[(d.account, d.extension)] = d
+        self._devices_by_owner: dict[str, list[Device]] = {}
+        for d in settings.devices:
+            if d.owner:
+                self._devices_by_owner.setdefault(d.owner, []).append(d)
+        self.store: ChannelStore | None = None  # for inheriting attribution within a call
+
+    # ------------------------------------------------------------ accounts
+    def account(self, account_id: str) -> Account | None:
+        return self.accounts.get(account_id)
+
+    def account_by_realm(self, realm: str) -> Account | None:
+        return self._account_by_realm.get(realm.lower())
+
+    def account_by_name(self, name: str) -> Account | None:
+        return self._account_by_name.get(name.lower())
+
+    def account_by_number(self, number: int) -> Account | None:
+        return self._account_by_number.get(number)
+
+    def account_by_api_key(self, api_key: str) -> Account | None:
+        return self._account_by_api_key.get(api_key)
+
+    def children(self, account_id: str) -> list[str]:
+        return self._children.get(account_id, [])
+
+    def descendants(self, account_id: str) -> set[str]:
+        """All accounts below `account_id` (not including it)."""
+        out: set[str] = set()
+        stack = list(self._children.get(account_id, ()))
+        while stack:
+            a = stack.pop()
+            if a not in out:
+                out.add(a)
+                stack.extend(self._children.get(a, ()))
+        return out
+
+    def ancestors(self, account_id: str) -> list[str]:
+        """Parent first, up to the root."""
+        out: list[str] = []
+        acc = self.accounts.get(account_id)
+        while acc is not None and acc.parent and acc.parent not in out:
+            out.append(acc.parent)
+            acc = self.accounts.get(acc.parent)
+        return out
+
+    def is_within(self, account_id: str, scope_id: str) -> bool:
+        """Whether `account_id` is `scope_id` or one of its descendants."""
+        return account_id == scope_id or scope_id in self.ancestors(account_id)
+
+    def is_reseller(self, account_id: str) -> bool:
+        return bool(self._children.get(account_id))
+
+    def reseller_of(self, account_id: str) -> Account | None:
+        """The nearest ancestor that has children of its own (Kazoo's reseller_id)."""
+        for a in self.ancestors(account_id):
+            if self.is_reseller(a):
+                return self.accounts[a]
+        return None
+
+    # -------------------------------------------------------------- users
+    def user(self, user_id: str) -> User | None:
+        return self.users.get(user_id)
+
+    def user_by_number(self, number: int) -> User | None:
+        return self._user_by_number.get(number)
+
+    def users_by_username(self, username: str) -> list[User]:
+        return self._users_by_username.get(username.lower(), [])
+
+    def user_in_account(self, account_id: str, username: str) -> User | None:
+        for u in self.users_by_username(username):
+            if u.account == account_id:
+                return u
+        return None
+
+    def user_by_token(self, token: str) -> User | None:
+        return self._user_by_token.get(token) if token else None
+
+    def users_of(self, account_id: str) -> Iterable[User]:
+        return (u for u in self.users.values() if u.account == account_id)
+
+    def superduper_users(self) -> list[User]:
+        return [u for u in self.users.values() if u.role == "superduper_admin"]
+
+    # ------------------------------------------------------------ devices
+    def device(self, device_id: str) -> Device | None:
+        return self.devices.get(device_id)
+
+    def device_by_number(self, number: int) -> Device | None:
+        return self._device_by_number.get(number)
+
+    def device_by_sip(self, username: str, realm: str = "") -> Device | None:
+        """A device by SIP username, in a realm; without a realm only when unambiguous."""
+        if realm:
+            return self._device_by_sip.get((username, realm.lower()))
+        found = self._devices_by_sip.get(username, [])
+        return found[0] if len(found) == 1 else None
+
+    def device_by_extension(self, account_id: str, extension: str) -> Device | None:
+        return self._device_by_ext.get((account_id, extension))
+
+    def devices_of_owner(self, user_id: str) -> list[Device]:
+        return self._devices_by_owner.get(user_id, [])
+
+    def did(self, number: str) -> Did | None:
+        return self.dids.get(number) or self.dids.get(number.lstrip("+"))
+
+    # --------------------------------------------------------- attribution
+    def attribute(self, ch: Channel) -> None:
+        """Set account/owner/device of a channel, in DESIGN.md's order: explicit channel
+        variables, SIP username + realm, a dialed DID or device extension, the AccountCode.
+        Legs of a call that nothing attributes inherit the account of an attributed leg."""
+        account = owner = device = ""
+        dev: Device | None = None
+        vars_ = ch.variables
+        if vars_:
+            account = _first(vars_, ACCOUNT_VARS)
+            owner = _first(vars_, OWNER_VARS)
+            device = _first(vars_, DEVICE_VARS)
+            if account and account not in self.accounts:
+                account = ""  # a stale or foreign id never grants scope
+            if device:
+                dev = self.devices.get(device)
+        if dev is None and not account and ch.username:
+            dev = self.device_by_sip(ch.username, ch.realm)
+        if dev is None and not account:
+            target = self.did(ch.destination) if ch.destination else None
+            if target is not None:
+                account = target.account
+                dev = self.devices.get(target.device) if target.device else None
+                owner = owner or target.user
+            elif ch.realm:
+                acc = self.account_by_realm(ch.realm)
+                if acc is not None:
+                    account = acc.id
+                    if ch.destination and not ch.username:
+                        dev = self.device_by_extension(acc.id, ch.destination)
+        if dev is None and not account and ch.accountcode:
+            acc = self._account_by_code(ch.accountcode)
+            if acc is not None:
+                account = acc.id
+        if dev is not None:
+            if account and dev.account != account:
+                dev = None  # never let a device name pull a channel across tenants
+            else:
+                account = dev.account
+                owner = owner or dev.owner
+                device = dev.id
+        if not account and self.store is not None:
+            account = self._inherited_account(ch)
+        if owner and (owner not in self.users or self.users[owner].account != account):
+            owner = ""
+        ch.account_id = account
+        ch.owner_id = owner
+        ch.authorizing_id = device if dev is not None else ""
+        ch.authorizing_type = "device" if dev is not None else ""
+        if vars_ and vars_.get(AGENT_VAR):
+            ch.agent_id = vars_[AGENT_VAR]
+
+    def _account_by_code(self, code: str) -> Account | None:
+        if code in self.accounts:
+            return self.accounts[code]
+        if code.isdigit() and int(code) in self._account_by_number:
+            return self._account_by_number[int(code)]
+        return self.account_by_realm(code) or self.account_by_name(code)
+
+    def _inherited_account(self, ch: Channel) -> str:
+        assert self.store is not None
+        if ch.other_leg:
+            peer = self.store.get(ch.other_leg)
+            if peer is not None and peer.account_id:
+                return peer.account_id
+        if ch.call_id:
+            for leg in self.store.by_call(ch.call_id):
+                if leg.id != ch.id and leg.account_id:
+                    return leg.account_id
+        return ""
+
+
+def _first(values: dict[str, str], names: tuple[str, ...]) -> str:
+    for n in names:
+        v = values.get(n)
+        if v:
+            return v
+    return ""

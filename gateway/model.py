@@ -1,0 +1,97 @@
+"""The normalized channel: one record per switch call leg, whatever the switch.
+
+Slots keep a channel to a few hundred bytes so that 100,000 live legs fit in memory; empty
+fields share the one empty string. Switch-specific columns that a dialect must echo verbatim
+(FreeSWITCH's `show channels` row for Webitel) live here too, so no dialect asks the switch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """One normalized call state across switches."""
+
+    RINGING = "ringing"
+    EARLY = "early"
+    ANSWERED = "answered"
+    HELD = "held"
+    PARKED = "parked"
+    HUNGUP = "hungup"
+
+
+#: Fields that feed attribution: a change to any of them re-attributes the channel.
+ATTRIBUTION_INPUTS = frozenset(
+    {"variables", "username", "realm", "destination", "accountcode", "name", "call_id",
+     "other_leg"}
+)
+
+#: Fields the store indexes on, in the order of `ChannelStore` index names.
+INDEXED = ("account_id", "owner_id", "authorizing_id", "node", "call_id")
+
+
+@dataclass(slots=True, eq=False)
+class Channel:
+    """A live call leg, keyed by the switch's own unique id (FS Unique-ID, Asterisk Uniqueid)."""
+
+    id: str
+    node: str
+    name: str = ""
+    direction: str = "inbound"  # as the switch sees it
+    state: State = State.RINGING
+    answered: bool = False
+    created: float = 0.0  # unix seconds
+    answered_at: float = 0.0  # 0 = not answered
+    caller_id_number: str = ""
+    caller_id_name: str = ""
+    destination: str = ""  # dialed number / extension
+    callee_number: str = ""
+    callee_name: str = ""
+    other_leg: str = ""  # bridged peer id
+    call_id: str = ""  # groups the legs of one call (FS Channel-Call-UUID, Asterisk Linkedid)
+    context: str = ""
+    dialplan: str = ""
+    application: str = ""
+    application_data: str = ""
+    read_codec: str = ""
+    read_rate: str = ""
+    write_codec: str = ""
+    write_rate: str = ""
+    ip_addr: str = ""
+    presence_id: str = ""
+    presence_data: str = ""
+    accountcode: str = ""
+    hangup_cause: str = ""
+    held: bool = False
+    parked: bool = False
+    # switch-native detail, echoed by dialects that speak the switch's own vocabulary
+    switch_state: str = ""  # FS CS_EXECUTE, Asterisk ChannelStateDesc
+    callstate: str = ""  # FS RINGING/EARLY/ACTIVE/HELD
+    hostname: str = ""
+    secure: str = ""
+    callee_direction: str = ""
+    initial: tuple[str, ...] = ()  # FS initial_cid_name, cid_num, ip_addr, dest, dialplan, context
+    # attribution inputs
+    username: str = ""  # SIP username of the endpoint
+    realm: str = ""  # SIP domain
+    gateway: str = ""  # trunk/provider the leg goes through
+    variables: dict[str, str] | None = None  # only the attribution/control variables we keep
+    # attribution (set by the directory)
+    account_id: str = ""
+    owner_id: str = ""
+    authorizing_id: str = ""
+    authorizing_type: str = ""
+    agent_id: str = ""
+    extra: dict[str, str] | None = field(default=None)  # rare per-dialect annotations
+
+    def var(self, name: str, default: str = "") -> str:
+        v = self.variables
+        return v.get(name, default) if v else default
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+CHANNEL_FIELDS = frozenset(f.name for f in fields(Channel))

@@ -1,0 +1,340 @@
+"""The live channel table: indexes for microsecond list queries, and a change bus.
+
+Every list a dialect serves is one dictionary lookup in an index (account, owner, device, node,
+call), never a scan and never a question to the switch. Channels are mutated only through
+`apply`/`add`/`remove`/`reconcile`, so the indexes and the subscribers always agree with the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .model import ATTRIBUTION_INPUTS, CHANNEL_FIELDS, INDEXED, Channel
+
+log = logging.getLogger("callgate.store")
+
+Attributor = Callable[[Channel], None]
+
+
+class ChangeKind(StrEnum):
+    ADDED = "added"
+    UPDATED = "updated"
+    REMOVED = "removed"
+    RESYNC = "resync"  # the subscriber fell behind: re-read a snapshot
+
+
+@dataclass(slots=True)
+class Change:
+    kind: ChangeKind
+    channel: Channel | None
+    before: dict[str, Any] = field(default_factory=dict)  # old values of the fields that changed
+
+
+_RESYNC = Change(ChangeKind.RESYNC, None)
+
+
+class Subscription:
+    """A bounded queue of changes; a subscriber that cannot keep up is told to resync.
+
+    Ingest never waits on a subscriber: on overflow the queue is emptied and a single RESYNC
+    change is left, after which the subscriber re-reads the store and carries on.
+    """
+
+    def __init__(self, store: ChannelStore, maxsize: int) -> None:
+        self._store = store
+        self._queue: asyncio.Queue[Change] = asyncio.Queue(maxsize)
+        self.overflows = 0
+
+    def _push(self, change: Change) -> None:
+        try:
+            self._queue.put_nowait(change)
+        except asyncio.QueueFull:
+            self.overflows += 1
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(_RESYNC)
+
+    async def get(self) -> Change:
+        return await self._queue.get()
+
+    def get_nowait(self) -> Change | None:
+        try:
+            return self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def close(self) -> None:
+        self._store._subscribers.discard(self)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Change:
+        return await self.get()
+
+
+class _Resync:
+    """Ids an event touched or removed while a node's snapshot was in flight."""
+
+    __slots__ = ("removed", "touched")
+
+    def __init__(self) -> None:
+        self.touched: set[str] = set()
+        self.removed: set[str] = set()
+
+
+class ChannelStore:
+    """Channels by id, plus one index per field in `INDEXED`."""
+
+    def __init__(self, attribute: Attributor | None = None) -> None:
+        self._channels: dict[str, Channel] = {}
+        self._idx: dict[str, dict[str, dict[str, Channel]]] = {name: {} for name in INDEXED}
+        self._subscribers: set[Subscription] = set()
+        self._resyncs: dict[str, _Resync] = {}
+        self._attribute = attribute
+
+    # ----------------------------------------------------------------- reads
+    def __len__(self) -> int:
+        return len(self._channels)
+
+    def __contains__(self, channel_id: object) -> bool:
+        return channel_id in self._channels
+
+    def __iter__(self) -> Iterator[Channel]:
+        return iter(list(self._channels.values()))
+
+    def get(self, channel_id: str) -> Channel | None:
+        return self._channels.get(channel_id)
+
+    def all(self) -> Iterable[Channel]:
+        return self._channels.values()
+
+    def _lookup(self, index: str, key: str) -> Iterable[Channel]:
+        bucket = self._idx[index].get(key)
+        return bucket.values() if bucket else ()
+
+    def by_account(self, account_id: str) -> Iterable[Channel]:
+        return self._lookup("account_id", account_id)
+
+    def by_owner(self, owner_id: str) -> Iterable[Channel]:
+        return self._lookup("owner_id", owner_id)
+
+    def by_device(self, device_id: str) -> Iterable[Channel]:
+        return self._lookup("authorizing_id", device_id)
+
+    def by_node(self, node: str) -> Iterable[Channel]:
+        return self._lookup("node", node)
+
+    def by_call(self, call_id: str) -> Iterable[Channel]:
+        return self._lookup("call_id", call_id)
+
+    def count_by_node(self, node: str) -> int:
+        bucket = self._idx["node"].get(node)
+        return len(bucket) if bucket else 0
+
+    # ------------------------------------------------------------- bus
+    def subscribe(self, maxsize: int = 10_000) -> Subscription:
+        sub = Subscription(self, maxsize)
+        self._subscribers.add(sub)
+        return sub
+
+    def _publish(self, change: Change) -> None:
+        for sub in self._subscribers:
+            sub._push(change)
+
+    # ----------------------------------------------------------- index upkeep
+    def _index(self, ch: Channel) -> None:
+        for name in INDEXED:
+            key = getattr(ch, name)
+            if key:
+                self._idx[name].setdefault(key, {})[ch.id] = ch
+
+    def _unindex(self, ch: Channel, old: Mapping[str, Any] | None = None) -> None:
+        for name in INDEXED:
+            key = old[name] if old is not None and name in old else getattr(ch, name)
+            if key:
+                bucket = self._idx[name].get(key)
+                if bucket is not None:
+                    bucket.pop(ch.id, None)
+                    if not bucket:
+                        del self._idx[name][key]
+
+    def _reindex(self, ch: Channel, before: Mapping[str, Any]) -> None:
+        for name in INDEXED:
+            if name not in before:
+                continue
+            old, new = before[name], getattr(ch, name)
+            if old:
+                bucket = self._idx[name].get(old)
+                if bucket is not None:
+                    bucket.pop(ch.id, None)
+                    if not bucket:
+                        del self._idx[name][old]
+            if new:
+                self._idx[name].setdefault(new, {})[ch.id] = ch
+
+    def _run_attribution(self, ch: Channel, before: dict[str, Any]) -> None:
+        if self._attribute is None:
+            return
+        old = (ch.account_id, ch.owner_id, ch.authorizing_id, ch.authorizing_type, ch.agent_id)
+        self._attribute(ch)
+        new = (ch.account_id, ch.owner_id, ch.authorizing_id, ch.authorizing_type, ch.agent_id)
+        if old != new:
+            for name, o, n in zip(
+                ("account_id", "owner_id", "authorizing_id", "authorizing_type", "agent_id"),
+                old,
+                new,
+                strict=True,
+            ):
+                if o != n and name not in before:
+                    before[name] = o
+
+    def reattribute_all(self) -> None:
+        """Run attribution again everywhere, after the directory changed."""
+        for ch in list(self._channels.values()):
+            before: dict[str, Any] = {}
+            self._run_attribution(ch, before)
+            if before:
+                self._reindex(ch, before)
+                self._publish(Change(ChangeKind.UPDATED, ch, before))
+
+    # ------------------------------------------------------------- writes
+    def add(self, ch: Channel) -> Channel:
+        """Insert a channel (replacing one with the same id)."""
+        existing = self._channels.get(ch.id)
+        if existing is not None:
+            self._unindex(existing)
+        self._run_attribution(ch, {})
+        self._channels[ch.id] = ch
+        self._index(ch)
+        self._touch(ch.node, ch.id)
+        self._publish(Change(ChangeKind.ADDED, ch))
+        if ch.account_id:
+            self._propagate_account(ch)
+        return ch
+
+    def apply(self, node: str, channel_id: str, changes: Mapping[str, Any]) -> Channel:
+        """Create or update a channel from the fields one switch event carries."""
+        ch = self._channels.get(channel_id)
+        if ch is None:
+            ch = Channel(id=channel_id, node=node)
+            for k, v in changes.items():
+                setattr(ch, k, v)
+            return self.add(ch)
+        before: dict[str, Any] = {}
+        for k, v in changes.items():
+            old = getattr(ch, k)
+            if old != v:
+                before[k] = old
+                setattr(ch, k, v)
+        self._touch(node, channel_id)
+        if not before:
+            return ch
+        if not ATTRIBUTION_INPUTS.isdisjoint(before):
+            self._run_attribution(ch, before)
+        self._reindex(ch, before)
+        self._publish(Change(ChangeKind.UPDATED, ch, before))
+        if "account_id" in before and ch.account_id:
+            self._propagate_account(ch)
+        return ch
+
+    def _propagate_account(self, ch: Channel) -> None:
+        """Legs of the same call that were unattributed may now inherit the account."""
+        if self._attribute is None or not ch.call_id:
+            return
+        for leg in list(self.by_call(ch.call_id)):
+            if leg is not ch and not leg.account_id:
+                before: dict[str, Any] = {}
+                self._run_attribution(leg, before)
+                if before:
+                    self._reindex(leg, before)
+                    self._publish(Change(ChangeKind.UPDATED, leg, before))
+
+    def update(self, channel_id: str, **changes: Any) -> Channel | None:
+        ch = self._channels.get(channel_id)
+        if ch is None:
+            return None
+        return self.apply(ch.node, channel_id, changes)
+
+    def remove(self, channel_id: str) -> Channel | None:
+        ch = self._channels.pop(channel_id, None)
+        if ch is None:
+            return None
+        self._unindex(ch)
+        rs = self._resyncs.get(ch.node)
+        if rs is not None:
+            rs.removed.add(channel_id)
+        self._publish(Change(ChangeKind.REMOVED, ch))
+        return ch
+
+    def forget(self, node: str, channel_id: str) -> None:
+        """Record that the switch destroyed a channel we never saw (matters during a resync)."""
+        rs = self._resyncs.get(node)
+        if rs is not None:
+            rs.removed.add(channel_id)
+
+    def _touch(self, node: str, channel_id: str) -> None:
+        if self._resyncs:
+            rs = self._resyncs.get(node)
+            if rs is not None:
+                rs.touched.add(channel_id)
+
+    # ------------------------------------------------------------ resync
+    def begin_resync(self, node: str) -> None:
+        """Start recording what events do to `node` until `reconcile` takes the snapshot."""
+        self._resyncs[node] = _Resync()
+
+    def reconcile(self, node: str, snapshot: Iterable[Channel]) -> tuple[int, int, int]:
+        """Make the node's channels equal to the switch's snapshot; events seen since
+        `begin_resync` are newer than the snapshot and win over it. Returns (added, updated,
+        removed)."""
+        rs = self._resyncs.pop(node, None) or _Resync()
+        seen: set[str] = set()
+        added = updated = removed = 0
+        for snap in snapshot:
+            seen.add(snap.id)
+            if snap.id in rs.removed or snap.id in rs.touched:
+                continue
+            current = self._channels.get(snap.id)
+            if current is None:
+                self.add(snap)
+                added += 1
+                continue
+            changes = {
+                name: value
+                for name in CHANNEL_FIELDS
+                if name not in _KEEP_ON_RESYNC
+                and _known(value := getattr(snap, name))
+                and value != getattr(current, name)
+            }
+            if changes:
+                self.apply(node, snap.id, changes)
+                updated += 1
+        for ch in list(self.by_node(node)):
+            if ch.id not in seen and ch.id not in rs.touched:
+                self.remove(ch.id)
+                removed += 1
+        log.info("resync %s: %d added, %d updated, %d removed", node, added, updated, removed)
+        return added, updated, removed
+
+
+def _known(value: Any) -> bool:
+    """A snapshot's empty string or zero time means "not reported", not "cleared"."""
+    if isinstance(value, bool):
+        return True
+    return value not in ("", None, (), 0.0)
+
+
+#: Fields a snapshot does not know better than our events (attribution is re-derived).
+_KEEP_ON_RESYNC = frozenset(
+    {"id", "node", "account_id", "owner_id", "authorizing_id", "authorizing_type", "agent_id",
+     "extra"}
+)
