@@ -1,0 +1,570 @@
+"""Call model of the simulated Asterisk: channels, bridges, dial, hold, parking, dialplan.
+
+No sockets here: every state change is reported through ``emit(event, fields)`` in the order a
+real Asterisk 22 sends it (see fixtures/asterisk-22-real), and timers go through ``schedule``
+so the AMI server decides how they run. Field order follows the channel snapshot of
+``ast_manager_build_channel_state_string``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from simswitch.ami_wire import Fields
+
+STATE_DESC = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing",
+              6: "Up", 7: "Busy", 8: "Dialing Offhook", 9: "Pre-ring"}
+DOWN, RING, RINGING, UP, BUSY = 0, 4, 5, 6, 7
+
+# Q.850 cause -> (symbolic name, Asterisk's Cause-txt)
+CAUSES: dict[int, tuple[str, str]] = {
+    0: ("NOTDEFINED", "Unknown"),
+    1: ("UNALLOCATED", "Unallocated (unassigned) number"),
+    3: ("NO_ROUTE_DESTINATION", "No route to destination"),
+    16: ("NORMAL_CLEARING", "Normal Clearing"),
+    17: ("USER_BUSY", "User busy"),
+    18: ("NO_USER_RESPONSE", "No user responding"),
+    19: ("NO_ANSWER", "User alerting, no answer"),
+    21: ("CALL_REJECTED", "Call Rejected"),
+    27: ("DESTINATION_OUT_OF_ORDER", "Destination out of order"),
+    28: ("INVALID_NUMBER_FORMAT", "Invalid number format"),
+    31: ("NORMAL_UNSPECIFIED", "Normal, unspecified"),
+    34: ("NORMAL_CIRCUIT_CONGESTION", "Circuit/channel congestion"),
+    38: ("NETWORK_OUT_OF_ORDER", "Network out of order"),
+}
+_CAUSE_BY_NAME = {name: code for code, (name, _) in CAUSES.items()}
+_CAUSE_BY_NAME.update(ORIGINATOR_CANCEL=16, CONGESTION=34, BUSY=17, NOANSWER=19)
+
+PRIVILEGE = {"Newexten": "dialplan,all", "VarSet": "dialplan,all", "DTMFBegin": "dtmf,all",
+             "DTMFEnd": "dtmf,all", "FullyBooted": "system,all", "UserEvent": "user,all"}
+
+
+def cause_code(cause: str | int) -> int:
+    """Accept 16, "16" or "NORMAL_CLEARING" (AST_CAUSE names) and return the Q.850 number."""
+    if isinstance(cause, int):
+        return cause
+    s = str(cause).strip().upper()
+    if s.isdigit():
+        return int(s)
+    return _CAUSE_BY_NAME.get(s.removeprefix("AST_CAUSE_"), 16)
+
+
+def cause_text(code: int) -> str:
+    return CAUSES.get(code, ("", "Unknown"))[1]
+
+
+def dial_status(code: int) -> str:
+    """What Dial() reports for a callee that ended with ``code`` before answering."""
+    return {17: "BUSY", 19: "NOANSWER", 18: "NOANSWER", 34: "CONGESTION",
+            16: "CANCEL"}.get(code, "CHANUNAVAIL")
+
+
+def unknown(v: str) -> str:
+    """Asterisk 12+ prints unset caller-id parts as ``<unknown>``."""
+    return v if v else "<unknown>"
+
+
+@dataclass
+class Channel:
+    name: str
+    uniqueid: str
+    linkedid: str
+    endpoint: str
+    accountcode: str = ""
+    context: str = "from-internal"
+    exten: str = "s"
+    priority: int = 1
+    state: int = DOWN
+    cid_num: str = ""
+    cid_name: str = ""
+    conn_num: str = ""
+    conn_name: str = ""
+    language: str = "en"
+    application: str = ""
+    appdata: str = ""
+    created: float = field(default_factory=time.monotonic)
+    bridge: Bridge | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    dial_peer: Channel | None = None  # callee while dialing (on the caller) / caller (on callee)
+    is_callee: bool = False
+    held: bool = False
+    bridge_after_answer: bool = True
+    parked: ParkedCall | None = None
+    on_up: list[Callable[[], None]] = field(default_factory=list)
+    on_gone: list[Callable[[int], None]] = field(default_factory=list)
+    spies: list[Channel] = field(default_factory=list)
+    alive: bool = True
+
+    def snapshot(self, prefix: str = "", channelvars: Iterable[str] = ()) -> Fields:
+        p = prefix
+        out: Fields = [
+            (f"{p}Channel", self.name), (f"{p}ChannelState", str(self.state)),
+            (f"{p}ChannelStateDesc", STATE_DESC.get(self.state, f"Unknown ({self.state})")),
+            (f"{p}CallerIDNum", unknown(self.cid_num)),
+            (f"{p}CallerIDName", unknown(self.cid_name)),
+            (f"{p}ConnectedLineNum", unknown(self.conn_num)),
+            (f"{p}ConnectedLineName", unknown(self.conn_name)),
+            (f"{p}Language", self.language), (f"{p}AccountCode", self.accountcode),
+            (f"{p}Context", self.context), (f"{p}Exten", self.exten),
+            (f"{p}Priority", str(self.priority)), (f"{p}Uniqueid", self.uniqueid),
+            (f"{p}Linkedid", self.linkedid),
+        ]
+        for var in channelvars:
+            if var in self.variables:
+                out.append((f"{p}ChanVariable", f"{var}={self.variables[var]}"))
+        return out
+
+    def duration(self) -> str:
+        s = int(time.monotonic() - self.created)
+        return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+@dataclass
+class Bridge:
+    uniqueid: str
+    type: str = "basic"
+    technology: str = "simple_bridge"
+    creator: str = "<unknown>"
+    name: str = "<unknown>"
+    members: list[Channel] = field(default_factory=list)
+
+    def fields(self, prefix: str = "") -> Fields:
+        p = prefix
+        return [(f"{p}BridgeUniqueid", self.uniqueid), (f"{p}BridgeType", self.type),
+                (f"{p}BridgeTechnology", self.technology), (f"{p}BridgeCreator", self.creator),
+                (f"{p}BridgeName", self.name), (f"{p}BridgeNumChannels", str(len(self.members))),
+                (f"{p}BridgeVideoSourceMode", "none")]
+
+
+@dataclass
+class ParkedCall:
+    channel: Channel
+    lot: str
+    space: int
+    timeout: int
+    parker_dial: str
+    since: float = field(default_factory=time.monotonic)
+    timer: object | None = None
+
+
+Emit = Callable[[str, Fields], None]
+Schedule = Callable[[float, Callable[[], None]], object]
+
+
+class AsteriskModel:
+    """Channels and calls of one simulated Asterisk; all transitions emit AMI events."""
+
+    def __init__(self, *, system_name: str, extensions: dict[str, str], trunks: Iterable[str],
+                 emit: Emit, schedule: Schedule, cancel: Callable[[object], None],
+                 channelvars: Iterable[str] = (), moh_exten: str = "moh",
+                 park_extens: Iterable[str] = ("park", "700"), busy: Iterable[str] = (),
+                 no_answer: Iterable[str] = (), context: str = "from-internal",
+                 trunk_context: str = "from-trunk", parkinglot_start: int = 701,
+                 parkinglot_stop: int = 720, park_timeout: int = 45) -> None:
+        self.system_name = system_name
+        self.extensions = dict(extensions)
+        self.trunks = list(trunks)
+        self.emit = emit
+        self.schedule = schedule
+        self.cancel = cancel
+        self.channelvars = list(channelvars)
+        self.moh_exten = moh_exten
+        self.park_extens = set(park_extens)
+        self.busy = set(busy)
+        self.no_answer = set(no_answer)
+        self.context = context
+        self.trunk_context = trunk_context
+        self.lot_range = (parkinglot_start, parkinglot_stop)
+        self.park_timeout = park_timeout
+        self.channels: dict[str, Channel] = {}
+        self.bridges: dict[str, Bridge] = {}
+        self.parked: dict[int, ParkedCall] = {}
+        self.parking_bridge: Bridge | None = None
+        self._uid = itertools.count(1)
+        self._chan_seq = itertools.count(1)
+        self._epoch = int(time.time())
+
+    # ---- identity -------------------------------------------------------------------------
+    def new_uniqueid(self) -> str:
+        base = f"{self._epoch}.{next(self._uid)}"
+        return f"{self.system_name}-{base}" if self.system_name else base
+
+    def find(self, ref: str) -> Channel | None:
+        """Look a channel up by name or Uniqueid (actions carry names, the API carries ids)."""
+        ch = self.channels.get(ref)
+        if ch is not None:
+            return ch
+        for c in self.channels.values():
+            if c.name == ref:
+                return c
+        return None
+
+    # ---- event helpers --------------------------------------------------------------------
+    def snap(self, ch: Channel, prefix: str = "") -> Fields:
+        return ch.snapshot(prefix, self.channelvars)
+
+    def chan_event(self, event: str, ch: Channel, *extra: tuple[str, str]) -> None:
+        self.emit(event, [*self.snap(ch), *extra])
+
+    def new_channel(self, endpoint: str, *, state: int, context: str, exten: str,
+                    accountcode: str = "", cid_num: str = "", cid_name: str = "",
+                    linkedid: str | None = None, uniqueid: str | None = None,
+                    name: str | None = None) -> Channel:
+        uid = uniqueid or self.new_uniqueid()
+        ch = Channel(name=name or f"PJSIP/{endpoint}-{next(self._chan_seq):08x}", uniqueid=uid,
+                     linkedid=linkedid or uid, endpoint=endpoint, accountcode=accountcode,
+                     context=context, exten=exten, state=state, cid_num=cid_num,
+                     cid_name=cid_name)
+        self.channels[uid] = ch
+        self.chan_event("Newchannel", ch)
+        return ch
+
+    def set_var(self, ch: Channel, name: str, value: str) -> None:
+        ch.variables[name] = value
+        self.chan_event("VarSet", ch, ("Variable", name), ("Value", value))
+
+    def newexten(self, ch: Channel, app: str, data: str, exten: str | None = None,
+                 context: str | None = None, priority: int | None = None) -> None:
+        if exten is not None:
+            ch.exten = exten
+        if context is not None:
+            ch.context = context
+        if priority is not None:
+            ch.priority = priority
+        ch.application, ch.appdata = app, data
+        self.chan_event("Newexten", ch, ("Extension", ch.exten), ("Application", app),
+                        ("AppData", data))
+
+    def set_state(self, ch: Channel, state: int) -> None:
+        if ch.state != state:
+            ch.state = state
+            self.chan_event("Newstate", ch)
+            if state == UP:
+                hooks, ch.on_up = ch.on_up, []
+                for cb in hooks:
+                    cb()
+
+    def set_callerid(self, ch: Channel, num: str, name: str) -> None:
+        ch.cid_num, ch.cid_name = num, name
+        pres = "0 (Presentation Allowed, Not Screened)"
+        self.chan_event("NewCallerid", ch, ("CID-CallingPres", pres))
+
+    def set_connected(self, ch: Channel, num: str, name: str) -> None:
+        ch.conn_num, ch.conn_name = num, name
+        self.chan_event("NewConnectedLine", ch)
+
+    # ---- routing --------------------------------------------------------------------------
+    def route(self, dest: str) -> tuple[str, str] | None:
+        """Dialplan lookup: extension -> ("ext", endpoint), external number -> ("trunk", trunk),
+        moh/park extens -> ("moh"|"park", ""); None when the extension does not exist."""
+        if dest in self.extensions:
+            return ("ext", dest)
+        if dest == self.moh_exten:
+            return ("moh", "")
+        if dest in self.park_extens:
+            return ("park", "")
+        digits = dest.lstrip("+")
+        if self.trunks and digits.isdigit() and (dest.startswith("+") or len(digits) > 5):
+            return ("trunk", self.trunks[0])
+        return None
+
+    def endpoint_known(self, endpoint: str) -> bool:
+        return endpoint in self.extensions or endpoint in self.trunks
+
+    # ---- calls ----------------------------------------------------------------------------
+    def inbound(self, caller: str, callee: str, variables: dict[str, str] | None) -> Channel:
+        """Create the A-leg as the channel driver does when a phone or the trunk sends INVITE."""
+        if caller in self.extensions:
+            a = self.new_channel(caller, state=RING, context=self.context, exten=callee,
+                                 accountcode=self.extensions[caller], cid_num=caller)
+        else:
+            trunk = self.trunks[0] if self.trunks else "trunk"
+            a = self.new_channel(trunk, state=RING, context=self.trunk_context, exten=callee,
+                                 cid_num=caller)
+        for k, v in (variables or {}).items():
+            self.set_var(a, k, v)
+        return a
+
+    def run_exten(self, ch: Channel, exten: str, *, context: str | None = None,
+                  answer_after: float | None = 0.2, bridge: bool = True,
+                  ring_timeout: float | None = None) -> bool:
+        """Execute ``exten`` on ``ch`` like the demo dialplan; False if it does not exist."""
+        r = self.route(exten)
+        ctx = context or ch.context
+        if r is None:
+            self.newexten(ch, "Hangup", "", exten=exten, context=ctx, priority=1)
+            self.hangup(ch, 1, soft=True)
+            return False
+        kind, target = r
+        if kind == "moh":
+            self.newexten(ch, "Answer", "", exten=exten, context=ctx, priority=1)
+            self.set_state(ch, UP)
+            self.start_moh(ch)
+        elif kind == "park":
+            self.newexten(ch, "Park", "", exten=exten, context=ctx, priority=1)
+            self.set_state(ch, UP)
+            self.park(ch)
+        else:
+            data = f"PJSIP/{target}" if kind == "ext" else f"PJSIP/{exten}@{target}"
+            self.newexten(ch, "Dial", f"{data},30", exten=exten, context=ctx, priority=1)
+            self.dial(ch, exten, kind, target, answer_after=answer_after, bridge=bridge,
+                      ring_timeout=ring_timeout)
+        return True
+
+    def start_moh(self, ch: Channel, app: str = "MusicOnHold", cls: str = "default") -> None:
+        self.newexten(ch, app, cls, priority=ch.priority + 1)
+        self.chan_event("MusicOnHoldStart", ch, ("Class", cls))
+
+    def dial(self, a: Channel, dest: str, kind: str, target: str, *, answer_after: float | None,
+             bridge: bool, ring_timeout: float | None = None) -> Channel:
+        """Dial() from ``a``: B-leg creation, DialBegin, ringing, and the answer timer."""
+        acct = self.extensions.get(target, "") if kind == "ext" else ""
+        ctx = self.context if kind == "ext" else self.trunk_context
+        b = self.new_channel(target, state=DOWN, context=ctx, exten="s", accountcode=acct,
+                             linkedid=a.linkedid)
+        b.is_callee, b.dial_peer, a.dial_peer, a.is_callee = True, a, b, False
+        b.bridge_after_answer = bridge
+        self.newexten(b, "AppDial", "(Outgoing Line)", exten=dest)
+        self.set_callerid(b, a.cid_num, a.cid_name)
+        self.set_connected(b, a.cid_num, a.cid_name)
+        dial_string = target if kind == "ext" else f"{dest}@{target}"
+        self.emit("DialBegin", [*self.snap(a), *self.snap(b, "Dest"), ("DialString", dial_string)])
+        self.set_connected(a, dest, "")
+        if kind == "ext" and target in self.busy:
+            self.schedule(0.01, lambda: self.hangup(b, 17) if b.alive else None)
+            return b
+        self.set_state(b, RINGING)
+        self.emit("DialState", [*self.snap(a), *self.snap(b, "Dest"), ("DialStatus", "RINGING")])
+        if kind == "ext" and target in self.no_answer:
+            answer_after = None
+        if answer_after is not None:
+            self.schedule(answer_after, lambda: self.answer(b) if b.alive else None)
+        if ring_timeout is not None:
+            self.schedule(ring_timeout, lambda: self.hangup(b, 19)
+                          if b.alive and b.state != UP else None)
+        return b
+
+    def answer(self, ch: Channel) -> None:
+        """Answer ``ch``; a dialed callee completes the Dial and is bridged with its caller."""
+        if not ch.alive:
+            return
+        if not ch.is_callee and ch.dial_peer is not None and ch.dial_peer.state != UP:
+            ch = ch.dial_peer  # answering "the call" means the callee picks up
+        if ch.state == UP:
+            return
+        a = ch.dial_peer if ch.is_callee else None
+        if ch.is_callee and a is None:  # originated channel: Dial without a caller
+            hooks, ch.on_up = ch.on_up, []
+            self.set_state(ch, UP)
+            self.emit("DialEnd", [*self.snap(ch, "Dest"), ("DialStatus", "ANSWER")])
+            for cb in hooks:
+                cb()
+            return
+        self.set_state(ch, UP)
+        if a is None or not a.alive:
+            return
+        self.emit("DialEnd", [*self.snap(a), *self.snap(ch, "Dest"), ("DialStatus", "ANSWER")])
+        self.set_state(a, UP)
+        if ch.bridge_after_answer:
+            bridge = self.new_bridge()
+            self.newexten(ch, "AppDial", "(Outgoing Line)", exten="")
+            self.bridge_channels([ch, a], bridge)
+
+    def new_bridge(self) -> Bridge:
+        bridge = Bridge(str(uuid.uuid4()))
+        self.bridges[bridge.uniqueid] = bridge
+        self.emit("BridgeCreate", bridge.fields())
+        return bridge
+
+    def bridge_channels(self, chans: list[Channel], bridge: Bridge | None = None) -> Bridge:
+        if bridge is None:
+            bridge = self.new_bridge()
+        for ch in chans:
+            if ch.bridge is not None:
+                self.leave_bridge(ch)
+            ch.bridge = bridge
+            bridge.members.append(ch)
+            self.emit("BridgeEnter", [*bridge.fields(), *self.snap(ch)])
+        return bridge
+
+    def leave_bridge(self, ch: Channel) -> Bridge | None:
+        b = ch.bridge
+        if b is None:
+            return None
+        b.members.remove(ch)
+        ch.bridge = None
+        self.emit("BridgeLeave", [*b.fields(), *self.snap(ch)])
+        return b
+
+    def destroy_bridge(self, b: Bridge) -> None:
+        if b.uniqueid in self.bridges and b is not self.parking_bridge:
+            del self.bridges[b.uniqueid]
+            self.emit("BridgeDestroy", b.fields())
+
+    def _dissolve(self, ch: Channel) -> list[Channel]:
+        """``ch`` leaves its bridge; a two-party bridge then dissolves and the remaining party is
+        returned (Dial hangs it up, as Asterisk does when one side of a Dial bridge leaves)."""
+        b = self.leave_bridge(ch)
+        if b is None or b is self.parking_bridge:
+            return []
+        rest = list(b.members)
+        if len(rest) <= 1:
+            for other in rest:
+                self.leave_bridge(other)
+            self.destroy_bridge(b)
+            return rest
+        return []
+
+    def hangup(self, ch: Channel, cause: int = 16, *, soft: bool = False) -> None:
+        """Tear ``ch`` down: phone-side (HangupRequest) or API-side (SoftHangupRequest)."""
+        if not ch.alive:
+            return
+        ch.alive = False
+        self.chan_event("SoftHangupRequest" if soft else "HangupRequest", ch, ("Cause", str(cause)))
+        if ch.parked is not None:
+            self._unpark(ch, "ParkedCallGiveUp")
+        orphans = self._dissolve(ch)
+        peer = ch.dial_peer
+        unanswered = ch.state != UP or (peer is not None and peer.state != UP)
+        if ch.is_callee and ch.state != UP:
+            # callee rejected / busy / timed out: Dial reports it and the caller's dialplan ends
+            self._finish(ch, cause)
+            status = dial_status(cause)
+            if peer is None:
+                self.emit("DialEnd", [*self.snap(ch, "Dest"), ("DialStatus", status)])
+            elif peer.alive:
+                self.emit("DialEnd", [*self.snap(peer), *self.snap(ch, "Dest"),
+                                      ("DialStatus", status)])
+                peer.alive = False
+                self.chan_event("SoftHangupRequest", peer, ("Cause", "16"))
+                self._finish(peer, cause)
+            return
+        if not ch.is_callee and peer is not None and peer.alive and unanswered:
+            # caller gave up while the callee was still ringing
+            self.emit("DialEnd", [*self.snap(ch), *self.snap(peer, "Dest"),
+                                  ("DialStatus", "CANCEL")])
+            peer.alive = False
+            self._finish(ch, cause)
+            self._finish(peer, cause)
+            return
+        for o in orphans:
+            o.alive = False
+            self.chan_event("SoftHangupRequest", o, ("Cause", "16"))
+        self._finish(ch, cause)
+        for o in orphans:
+            self._finish(o, cause)
+
+    def _finish(self, ch: Channel, cause: int) -> None:
+        ch.alive = False
+        if ch.bridge is not None:
+            b = self.leave_bridge(ch)
+            if b is not None and not b.members:
+                self.destroy_bridge(b)
+        for spy in ch.spies:
+            self.emit("ChanSpyStop", [*self.snap(spy, "Spyer"), *self.snap(ch, "Spyee")])
+        self.chan_event("Hangup", ch, ("Cause", str(cause)), ("Cause-txt", cause_text(cause)))
+        self.channels.pop(ch.uniqueid, None)
+        hooks, ch.on_gone = ch.on_gone, []
+        for cb in hooks:
+            cb(cause)
+        for spy in ch.spies:
+            self.hangup(spy, 16, soft=True)
+
+    # ---- hold / park / transfer -----------------------------------------------------------
+    def peers(self, ch: Channel) -> list[Channel]:
+        return [c for c in ch.bridge.members if c is not ch] if ch.bridge else []
+
+    def hold(self, ch: Channel) -> None:
+        ch.held = True
+        self.chan_event("Hold", ch)
+        for p in self.peers(ch):
+            self.chan_event("MusicOnHoldStart", p, ("Class", "default"))
+
+    def unhold(self, ch: Channel) -> None:
+        ch.held = False
+        self.chan_event("Unhold", ch)
+        for p in self.peers(ch):
+            self.chan_event("MusicOnHoldStop", p)
+
+    def park(self, ch: Channel, *, lot: str = "default", timeout: int | None = None,
+             parker: Channel | None = None) -> int:
+        """Move ``ch`` into the parking bridge; its former bridge partner is hung up."""
+        start, stop = self.lot_range
+        space = next((s for s in range(start, stop + 1) if s not in self.parked), None)
+        if space is None:
+            raise LookupError("parking lot full")
+        if self.parking_bridge is None:
+            self.parking_bridge = Bridge(str(uuid.uuid4()), type="parking",
+                                         technology="holding_bridge", creator="Parking",
+                                         name=lot)
+            self.bridges[self.parking_bridge.uniqueid] = self.parking_bridge
+            self.emit("BridgeCreate", self.parking_bridge.fields())
+        old = self.leave_bridge(ch)
+        ch.application, ch.appdata = "Park", lot
+        ch.bridge = None
+        self.parking_bridge.members.append(ch)
+        ch.bridge = self.parking_bridge
+        self.emit("BridgeEnter", [*self.parking_bridge.fields(), *self.snap(ch)])
+        to = self.park_timeout if timeout is None else timeout
+        pc = ParkedCall(ch, lot, space, to, f"PJSIP/{(parker or ch).endpoint}")
+        ch.parked = pc
+        self.parked[space] = pc
+        self.emit("ParkedCall", self._park_fields(pc))
+        self.chan_event("MusicOnHoldStart", ch, ("Class", "default"))
+        pc.timer = self.schedule(to, lambda: self._park_timeout(pc))
+        if old is not None and old is not self.parking_bridge:
+            rest = list(old.members)
+            if len(rest) <= 1:
+                for o in rest:
+                    self.leave_bridge(o)
+                self.destroy_bridge(old)
+                for o in rest:
+                    self.hangup(o, 16, soft=True)
+        return space
+
+    def _park_fields(self, pc: ParkedCall, retriever: Channel | None = None) -> Fields:
+        elapsed = int(time.monotonic() - pc.since)
+        out = self.snap(pc.channel, "Parkee")
+        if retriever is not None:
+            out += self.snap(retriever, "Retriever")
+        return [*out, ("ParkerDialString", pc.parker_dial), ("Parkinglot", pc.lot),
+                ("ParkingSpace", str(pc.space)),
+                ("ParkingTimeout", str(max(pc.timeout - elapsed, 0))),
+                ("ParkingDuration", str(elapsed))]
+
+    def _unpark(self, ch: Channel, event: str, retriever: Channel | None = None) -> None:
+        pc = ch.parked
+        if pc is None:
+            return
+        ch.parked = None
+        self.parked.pop(pc.space, None)
+        if pc.timer is not None:
+            self.cancel(pc.timer)
+        self.emit(event, self._park_fields(pc, retriever))
+
+    def _park_timeout(self, pc: ParkedCall) -> None:
+        ch = pc.channel
+        if not ch.alive or ch.parked is not pc:
+            return
+        pc.timer = None
+        self._unpark(ch, "ParkedCallTimeOut")
+        self.chan_event("MusicOnHoldStop", ch)
+        self.hangup(ch, 16, soft=True)
+
+    def redirect(self, ch: Channel, context: str, exten: str) -> None:
+        """AsyncGoto: leave the bridge (orphaned partner hangs up) and run ``exten``."""
+        if ch.parked is not None:
+            self._unpark(ch, "UnParkedCall")
+            self.chan_event("MusicOnHoldStop", ch)
+        orphans = self._dissolve(ch) if ch.bridge else []
+        for o in orphans:
+            self.hangup(o, 16, soft=True)
+        ch.dial_peer, ch.is_callee = None, False
+        self.run_exten(ch, exten, context=context)
+
+    def all_channels(self) -> list[Channel]:
+        return list(self.channels.values())
