@@ -14,6 +14,7 @@ import time
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Iterable
 
+from gateway.logs import brief
 from simswitch import esl_wire as wire
 from simswitch.fs_model import Channel, SwitchModel
 
@@ -80,8 +81,8 @@ class EslSession:
                 await self.writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
-        except Exception:  # never leak a traceback to the client
-            log.exception("esl session failed")
+        except Exception as exc:  # never leak a traceback to the client
+            log.error("esl session failed: %s", brief(exc))
         finally:
             self.sim.sessions.discard(self)
             self.writer.close()
@@ -442,8 +443,8 @@ class FreeSwitchSimulator:
             result = fn(args.strip())
             if not isinstance(result, str):
                 result = await result
-        except Exception:  # a bug in the simulator must not reach the client as a trace
-            log.exception("api %s failed", cmd)
+        except Exception as exc:  # a bug in the simulator must not reach the client as a trace
+            log.error("api %s failed: %s", cmd, brief(exc))
             return "-ERR internal error\n"
         return result or "-ERR no reply\n"
 

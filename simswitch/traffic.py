@@ -12,6 +12,8 @@ import logging
 import random
 from typing import Any, Protocol
 
+from gateway.logs import brief
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MIX = {"internal": 0.5, "outbound": 0.3, "inbound": 0.2, "held": 0.1}
@@ -134,9 +136,9 @@ class TrafficGenerator:
                 if self._hangup_on_stop and cid in self.sim.channel_ids():
                     await self.sim.hangup(cid)
             raise
-        except Exception:
+        except Exception as exc:
             self.errors += 1
-            log.debug("call %s -> %s failed", caller, callee, exc_info=True)
+            log.debug("call %s -> %s failed: %s", caller, callee, brief(exc))
         finally:
             if cid is not None:
                 self.live.discard(cid)

@@ -30,6 +30,9 @@ class MorSettings:
     lenient_hash: bool = False
     hide_calls_older_than_hours: int = 24
     xml_api_extension: bool = False
+    # X8 lets a reseller's users sign with the admin's key too, as long as the admin allows it
+    resellers_accept_admin_key: bool = True
+    rest_api: bool = True  # the X18 /billing/api/v2 REST service (login + drop calls)
     providers: tuple[Provider, ...] = ()
     destination_groups: tuple[DestinationGroup, ...] = ()
 
@@ -52,6 +55,8 @@ def parse(sec: Section) -> MorSettings:
         lenient_hash=sec.bool("lenient_hash", False),
         hide_calls_older_than_hours=sec.int("hide_calls_older_than_hours", 24, minimum=0),
         xml_api_extension=sec.bool("xml_api_extension", False),
+        resellers_accept_admin_key=sec.bool("resellers_accept_admin_key", True),
+        rest_api=sec.bool("rest_api", True),
         providers=tuple(providers),
         destination_groups=tuple(groups),
     )

@@ -1,0 +1,337 @@
+"""The Asterisk backend: one node over AMI, kept in the store, and the normalized commands of
+gateway/control.py translated to AMI actions.
+
+Every (re)login resyncs with CoreShowChannels; events that arrive while the list is in flight
+win over it (store resync bookkeeping). Choices where AMI has no direct equivalent:
+
+* transfer uses `Redirect`: it moves any channel (bridged or not), moves both legs at once with
+  `ExtraChannel`, and so covers FreeSWITCH's uuid_transfer self / -bleg / -both, where
+  `BlindTransfer` only exists for a bridged transferer and always hangs it up.
+* hold: AMI has no Hold action. A dual `Redirect` sends the partner to the music-on-hold
+  extension (`hold_extension@hold_context`) and the holder there too, so neither is left alone in
+  a dissolving Dial bridge (which hangs the survivor up); unhold `Bridge`s the two back. `Park`
+  was not chosen: it hangs up the parked channel's bridge partner.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from panoramisk.message import Message
+
+from gateway.config import BackendSettings
+from gateway.control import (
+    Endpoint,
+    InvalidArgument,
+    NotFound,
+    OriginateFailed,
+    Rejected,
+    Result,
+    Unavailable,
+    Unsupported,
+)
+from gateway.logs import brief
+from gateway.model import Channel
+from gateway.store import ChannelStore
+
+from .ami_mapping import AmiMapper, cause_code, clean
+from .ami_session import AmiSession
+from .base import ConnState, SwitchBackend
+
+log = logging.getLogger("callgate.asterisk")
+
+_NOT_FOUND = ("no such channel", "does not exist", "channel not found")
+_TOKEN = re.compile(r"^[A-Za-z0-9_+*#.@:=-]+$")
+_DTMF = re.compile(r"^[0-9A-Da-d*#]+$")
+_VAR_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
+#: OriginateResponse `Reason` (the last control frame seen) -> Q.850 cause name.
+ORIGINATE_REASONS = {
+    "0": "NORMAL_TEMPORARY_FAILURE",  # the channel could not be created / dialed at all
+    "1": "CALL_REJECTED",  # AST_CONTROL_HANGUP before answer
+    "3": "NO_ANSWER",  # it was ringing when the timeout hit
+    "5": "USER_BUSY",
+    "8": "NORMAL_CIRCUIT_CONGESTION",
+}
+
+
+def classify(reply: Message | list[Message]) -> Result:
+    """An action's reply as a Result, or the typed error its `Message` text means."""
+    first = reply[0] if isinstance(reply, list) else reply
+    text = clean(first.get("Message"))
+    if clean(first.get("Response")).lower() in ("success", "follows", "goodbye"):
+        return Result(True, detail=text)
+    low = text.lower()
+    if any(p in low for p in _NOT_FOUND):
+        raise NotFound("no such channel", reply=text)
+    raise Rejected("the switch refused the command", reply=text)
+
+
+def _token(value: str, what: str) -> str:
+    if not value or not _TOKEN.match(value):
+        raise InvalidArgument(f"bad {what}")
+    return value
+
+
+def _safe(value: str, what: str) -> str:
+    """Any header value: CR/LF would smuggle extra headers into the action."""
+    if any(c in value for c in "\r\n\0"):
+        raise InvalidArgument(f"bad {what}")
+    return value
+
+
+def _channel_name(channel: Channel) -> str:
+    if not channel.name:
+        raise NotFound("no such channel")
+    return _safe(channel.name, "channel")
+
+
+class AsteriskBackend(SwitchBackend):
+    """One Asterisk node: settings.name is the node every channel from it carries."""
+
+    kind = "asterisk"
+
+    def __init__(self, settings: BackendSettings, store: ChannelStore) -> None:
+        super().__init__(settings, store)
+        self.mapper = AmiMapper(settings.name, store)
+        self._ami: AmiSession | None = None
+        self._held: dict[str, str] = {}  # holder id -> partner id parked in music on hold
+        self.last_resync: tuple[int, int, int] = (0, 0, 0)
+
+    # ------------------------------------------------------------ connection
+    async def _session(self) -> None:
+        s = self.settings
+        ami = AmiSession(s.host, s.port, s.username, s.secret, on_event=self._on_event,
+                         connect_timeout=s.connect_timeout, command_timeout=s.command_timeout,
+                         ping_interval=s.ping_interval)
+        self._ami = ami
+        self.store.begin_resync(self.name)  # events from the login on are newer than the list
+        await ami.connect()
+        self.mapper.set_version(ami.version)
+        self._connected()
+        reply = await ami.send({"Action": "CoreShowChannels"})
+        items = reply if isinstance(reply, list) else []
+        self.last_resync = self.store.reconcile(self.name, self.mapper.snapshot(items))
+        self._held = {k: v for k, v in self._held.items() if k in self.store}
+        self.ready.set()
+        await ami.wait_closed()
+
+    def _on_event(self, msg: Message) -> None:
+        try:
+            self.mapper.handle(msg)
+        except Exception as exc:  # one odd event must not cost the connection
+            log.error("%s: could not apply %s: %s", self.name, msg.get("Event"), brief(exc))
+
+    async def _close(self) -> None:
+        ami, self._ami = self._ami, None
+        if ami is not None:
+            await ami.close()
+
+    async def _fail_pending(self) -> None:
+        if self._ami is not None:
+            self._ami._fail(ConnectionResetError("connection lost"))
+
+    def _live(self) -> AmiSession:
+        ami = self._ami
+        if ami is None or not ami.connected or self.state != ConnState.CONNECTED:
+            raise Unavailable(f"node {self.name} is {self.state}")
+        return ami
+
+    async def action(self, fields: Mapping[str, Any], timeout: float | None = None  # noqa: ASYNC109
+                     ) -> Message | list[Message]:
+        """Send one action (values checked for header injection); raw reply, for diagnostics."""
+        for k, v in fields.items():
+            for item in (v if isinstance(v, list) else [v]):
+                _safe(str(item), k)
+        return await self._live().send(dict(fields), timeout=timeout)
+
+    async def _do(self, fields: Mapping[str, Any]) -> Result:
+        return classify(await self.action(fields))
+
+    def _peer(self, channel: Channel) -> Channel | None:
+        return self.store.get(channel.other_leg) if channel.other_leg else None
+
+    # ------------------------------------------------------------ commands
+    async def hangup(self, channel: Channel, cause: str = "NORMAL_CLEARING") -> Result:
+        code = cause_code(cause or "")
+        if code is None:
+            raise InvalidArgument("bad hangup cause")
+        return await self._do({"Action": "Hangup", "Channel": _channel_name(channel),
+                               "Cause": str(code)})
+
+    async def transfer(self, channel: Channel, destination: str, *, context: str | None = None,
+                       leg: str = "self") -> Result:
+        if leg not in ("self", "bleg", "both"):
+            raise InvalidArgument(f"bad leg {leg}")
+        ctx = _token(context or self.settings.context, "context")
+        dest = _token(destination, "destination")
+        peer = self._peer(channel)
+        if leg == "bleg":
+            if peer is None:
+                raise Rejected("the channel has no bridged peer")
+            channel = peer
+        fields: dict[str, Any] = {"Action": "Redirect", "Channel": _channel_name(channel),
+                                  "Exten": dest, "Context": ctx, "Priority": "1"}
+        if leg == "both" and peer is not None:
+            fields.update(ExtraChannel=_channel_name(peer), ExtraExten=dest, ExtraContext=ctx,
+                          ExtraPriority="1")
+        return await self._do(fields)
+
+    async def attended_transfer(self, channel: Channel, destination: str, *,
+                                context: str | None = None) -> Result:
+        ctx = _token(context or self.settings.context, "context")
+        return await self._do({"Action": "Atxfer", "Channel": _channel_name(channel),
+                               "Exten": _token(destination, "destination"), "Context": ctx})
+
+    async def hold(self, channel: Channel) -> Result:
+        peer = self._peer(channel)
+        if peer is None:
+            raise Rejected("the channel has no bridged peer to hold")
+        ext = _token(self.settings.hold_extension, "hold extension")
+        ctx = _token(self.settings.hold_context, "hold context")
+        result = await self._do({
+            "Action": "Redirect", "Channel": _channel_name(peer), "Exten": ext, "Context": ctx,
+            "Priority": "1", "ExtraChannel": _channel_name(channel), "ExtraExten": ext,
+            "ExtraContext": ctx, "ExtraPriority": "1"})
+        self._held[channel.id] = peer.id
+        self.mapper.set_held(channel.id, True)
+        return result
+
+    async def unhold(self, channel: Channel) -> Result:
+        partner_id = self._held.get(channel.id)
+        partner = self.store.get(partner_id) if partner_id else None
+        if partner is None:
+            self._held.pop(channel.id, None)
+            raise Rejected("the channel is not on hold")
+        result = await self._do({"Action": "Bridge", "Channel1": _channel_name(channel),
+                                 "Channel2": _channel_name(partner), "Tone": "no"})
+        self._held.pop(channel.id, None)
+        self.mapper.set_held(channel.id, False)
+        return result
+
+    async def park(self, channel: Channel) -> Result:
+        return await self._do({"Action": "Park", "Channel": _channel_name(channel)})
+
+    async def break_media(self, channel: Channel) -> Result:
+        raise Unsupported("Asterisk cannot interrupt media over AMI")
+
+    async def play(self, channel: Channel, media: str, *, leg: str = "aleg") -> Result:
+        """AMI has no playback action: set PLAYBACK_MEDIA and redirect the leg(s) into the
+        `playback` extension of the hold context, whose dialplan plays it."""
+        if leg not in ("aleg", "bleg", "both"):
+            raise InvalidArgument(f"bad leg {leg}")
+        media = _token(media, "media")
+        targets = [channel] if leg != "bleg" else []
+        peer = self._peer(channel)
+        if leg in ("bleg", "both"):
+            if peer is None:
+                raise Rejected("the channel has no bridged peer")
+            targets.append(peer)
+        ctx = _token(self.settings.hold_context, "hold context")
+        for ch in targets:
+            await self._do({"Action": "Setvar", "Channel": _channel_name(ch),
+                            "Variable": "PLAYBACK_MEDIA", "Value": media})
+        fields: dict[str, Any] = {"Action": "Redirect", "Channel": _channel_name(targets[0]),
+                                  "Exten": "playback", "Context": ctx, "Priority": "1"}
+        if len(targets) == 2:
+            fields.update(ExtraChannel=_channel_name(targets[1]), ExtraExten="playback",
+                          ExtraContext=ctx, ExtraPriority="1")
+        return await self._do(fields)
+
+    async def send_dtmf(self, channel: Channel, digits: str) -> Result:
+        if not _DTMF.match(digits or ""):
+            raise InvalidArgument("bad DTMF digits")
+        name = _channel_name(channel)
+        result = Result(True)
+        for digit in digits:  # PlayDTMF takes one digit per action
+            result = await self._do({"Action": "PlayDTMF", "Channel": name, "Digit": digit,
+                                     "Duration": "250"})
+        return result
+
+    async def bridge(self, channel: Channel, other: Channel) -> Result:
+        return await self._do({"Action": "Bridge", "Channel1": _channel_name(channel),
+                               "Channel2": _channel_name(other), "Tone": "no"})
+
+    async def eavesdrop(self, target: Channel, listener: Endpoint, *, mode: str = "listen",
+                        channel_id: str | None = None,
+                        variables: Mapping[str, str] | None = None) -> Result:
+        options = _SPY_OPTIONS.get(mode)
+        if options is None:
+            raise InvalidArgument(f"bad eavesdrop mode {mode}")
+        return await self.originate(listener, "", variables=variables, channel_id=channel_id,
+                                    application="ChanSpy",
+                                    application_data=f"{_channel_name(target)},{options}")
+
+    async def intercept(self, target: Channel, listener: Endpoint, *,
+                        channel_id: str | None = None,
+                        variables: Mapping[str, str] | None = None) -> Result:
+        return await self.originate(listener, "", variables=variables, channel_id=channel_id,
+                                    application="PickupChan",
+                                    application_data=_channel_name(target))
+
+    def dialstring(self, endpoint: Endpoint) -> str:
+        """device -> its PJSIP endpoint; extension/number -> a Local channel into the dialplan,
+        which is where the routes to carriers live."""
+        value = _token(endpoint.value, "endpoint")
+        if "@" in value or "/" in value:
+            raise InvalidArgument("bad endpoint")
+        if endpoint.kind == "device":
+            return f"PJSIP/{value}"
+        if endpoint.kind in ("extension", "number"):
+            ctx = _token(endpoint.context or self.settings.context, "context")
+            return f"Local/{value}@{ctx}"
+        raise InvalidArgument(f"bad endpoint kind {endpoint.kind}")
+
+    async def originate(self, endpoint: Endpoint, destination: str, *,
+                        context: str | None = None, caller_id_number: str = "",
+                        caller_id_name: str = "", variables: Mapping[str, str] | None = None,
+                        channel_id: str | None = None, ring_timeout: float = 30.0,
+                        application: str = "", application_data: str = "") -> Result:
+        if not 0 < ring_timeout <= 600:
+            raise InvalidArgument("bad ring timeout")
+        uid = _token(channel_id, "channel id") if channel_id else str(uuid.uuid4())
+        fields: dict[str, Any] = {"Action": "Originate", "Channel": self.dialstring(endpoint),
+                                  "Async": "true", "ChannelId": uid,
+                                  "Timeout": str(int(ring_timeout * 1000))}
+        if application:
+            if not _VAR_NAME.match(application):
+                raise InvalidArgument("bad application")
+            fields.update(Application=application, Data=_safe(application_data, "data"))
+        else:
+            fields.update(Exten=_token(destination, "destination"),
+                          Context=_token(context or self.settings.context, "context"),
+                          Priority="1")
+        if caller_id_number or caller_id_name:
+            name = _safe(caller_id_name, "caller id name").replace('"', "")
+            num = _safe(caller_id_number, "caller id number")
+            fields["CallerID"] = f'"{name}" <{num}>' if name else num
+        if variables:
+            pairs = []
+            for k, v in variables.items():
+                if not _VAR_NAME.match(k) or "," in str(v):
+                    raise InvalidArgument(f"bad variable {k[:40]!r}")
+                pairs.append(f"{k}={_safe(str(v), 'variable')}")
+            fields["Variable"] = pairs
+        self.mapper.expect_outbound(uid)
+        reply = await self.action(fields, timeout=ring_timeout + self.settings.command_timeout)
+        first = reply[0] if isinstance(reply, list) else reply
+        if clean(first.get("Response")).lower() != "success":
+            text = clean(first.get("Message"))
+            if "extension does not exist" in text.lower():
+                raise OriginateFailed("NO_ROUTE_DESTINATION", reply=text)
+            if "invalid channel" in text.lower():
+                raise InvalidArgument("bad endpoint", reply=text)
+            raise Rejected("the switch refused the originate", reply=text)
+        final = reply[-1] if isinstance(reply, list) else first
+        if clean(final.get("Event")).lower() != "originateresponse":
+            return Result(True, channel_id=uid, detail=clean(first.get("Message")))
+        if clean(final.get("Response")).lower() != "success":
+            reason = clean(final.get("Reason"))
+            raise OriginateFailed(ORIGINATE_REASONS.get(reason, "NORMAL_UNSPECIFIED"),
+                                  reply=f"Reason: {reason}")
+        return Result(True, channel_id=clean(final.get("Uniqueid")) or uid,
+                      detail="Originate successfully queued", extra={"reason": "4"})

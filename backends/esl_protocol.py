@@ -1,0 +1,170 @@
+"""FreeSWITCH Event Socket framing: bytes in, messages out, and command bytes back.
+
+Frames are a header block closed by an empty line, then exactly `Content-Length` BYTES of body
+(multi-byte caller names make character counts wrong). Plain events URL-encode each value on its
+own line, so each value is decoded separately after splitting: decoding the whole block first
+lets an encoded newline forge headers. Anything we cannot frame raises `ProtocolError`, and the
+connection is dropped and resynced rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from .base import ProtocolError
+
+#: FreeSWITCH itself refuses client bodies above 16 MiB; a larger frame is not ESL.
+MAX_FRAME = 16 * 1024 * 1024
+#: A header block never comes near this; without a terminator by then the stream is garbage.
+MAX_HEADER_BLOCK = 64 * 1024
+UNDEF = "_undef_"
+
+Event = dict[str, Any]  # header -> value (str, or list for json arrays); body under "_body"
+
+
+@dataclass(slots=True)
+class Message:
+    """One frame from the switch: its envelope headers and raw body bytes."""
+
+    headers: dict[str, str]
+    body: bytes = b""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+    @property
+    def reply_text(self) -> str:
+        return self.headers.get("Reply-Text", "")
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def _parse_headers(block: bytes) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in block.decode("utf-8", "replace").split("\n"):
+        if not line:
+            continue
+        name, sep, value = line.partition(": ")
+        if not sep:
+            if line.endswith(":"):  # "Name:" with an empty value
+                name, value = line[:-1], ""
+            else:
+                raise ProtocolError(f"malformed header line {line[:60]!r}")
+        if not name or " " in name:
+            raise ProtocolError(f"malformed header name {name[:60]!r}")
+        headers[name] = value
+    return headers
+
+
+def _content_length(headers: dict[str, str], limit: int) -> int:
+    raw = headers.get("Content-Length")
+    if raw is None:
+        return 0
+    if not raw.isdigit():
+        raise ProtocolError(f"bad Content-Length {raw[:20]!r}")
+    n = int(raw)
+    if n > limit:
+        raise ProtocolError(f"frame of {n} bytes exceeds the {limit} byte limit")
+    return n
+
+
+class FrameParser:
+    """Incremental framer: `feed` bytes as they arrive, get whole messages back."""
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+        self.max_frame = max_frame
+        self._buf = bytearray()
+        self._pending: dict[str, str] | None = None  # headers waiting for their body
+        self._need = 0
+
+    def feed(self, data: bytes) -> list[Message]:
+        buf = self._buf
+        buf += data
+        out: list[Message] = []
+        while True:
+            if self._pending is None:
+                end = buf.find(b"\n\n")
+                if end < 0:
+                    # FreeSWITCH sends bare \n; a lone blank line between frames is tolerated
+                    if len(buf) > MAX_HEADER_BLOCK:
+                        raise ProtocolError("header block without terminator")
+                    break
+                block = bytes(buf[:end])
+                del buf[: end + 2]
+                if not block.strip(b"\n"):
+                    continue
+                headers = _parse_headers(block)
+                self._need = _content_length(headers, self.max_frame)
+                self._pending = headers
+            if len(buf) < self._need:
+                break
+            body = bytes(buf[: self._need])
+            del buf[: self._need]
+            out.append(Message(self._pending, body))
+            self._pending = None
+            self._need = 0
+        return out
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+
+def decode_plain(body: bytes) -> Event:
+    """A `text/event-plain` body: per-line `Name: value`, each value URL-decoded on its own;
+    a nested `Content-Length` header announces the event's own body (BACKGROUND_JOB)."""
+    end = body.find(b"\n\n")
+    head, rest = (body, b"") if end < 0 else (body[:end], body[end + 2:])
+    ev: Event = {}
+    for line in head.decode("utf-8", "replace").split("\n"):
+        if not line:
+            continue
+        name, sep, value = line.partition(": ")
+        if not sep:
+            raise ProtocolError(f"malformed event line {line[:60]!r}")
+        ev[name] = "" if value == UNDEF else (unquote(value) if "%" in value else value)
+    clen = ev.get("Content-Length")
+    if clen is not None:
+        if not clen.isdigit() or int(clen) > len(rest):
+            raise ProtocolError(f"bad nested Content-Length {clen[:20]!r}")
+        ev["_body"] = rest[: int(clen)].decode("utf-8", "replace")
+    return ev
+
+
+def decode_json(body: bytes) -> Event:
+    try:
+        ev = json.loads(body)
+    except ValueError as exc:
+        raise ProtocolError(f"bad json event: {exc}") from None
+    if not isinstance(ev, dict):
+        raise ProtocolError("json event is not an object")
+    return ev
+
+
+def decode_event(msg: Message) -> Event | None:
+    """The event a frame carries, or None when the frame is not an event."""
+    ct = msg.content_type
+    if ct == "text/event-json":
+        return decode_json(msg.body)
+    if ct == "text/event-plain":
+        return decode_plain(msg.body)
+    return None
+
+
+def encode_command(line: str, headers: dict[str, str] | None = None) -> bytes:
+    """One client command; a newline inside it would start a second command, so refuse it."""
+    if "\n" in line or "\r" in line:
+        raise ValueError("command contains a line break")
+    parts = [line]
+    if headers:
+        for k, v in headers.items():
+            if "\n" in k or "\n" in v or "\r" in v:
+                raise ValueError("header contains a line break")
+            parts.append(f"{k}: {v}")
+    return ("\n".join(parts) + "\n\n").encode()

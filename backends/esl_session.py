@@ -1,0 +1,212 @@
+"""One inbound Event Socket connection: auth, event subscription, and command correlation.
+
+Replies come strictly in command order, so a FIFO of futures pairs them; a command that timed
+out keeps its slot so the late reply is consumed and the pairing never shifts. `bgapi` jobs are
+matched by the `Job-UUID` we choose ourselves, so the id is known before the switch answers.
+When the connection ends every pending command fails with `Unavailable`: nothing is replayed,
+because replaying a hangup or an originate on a new connection could do it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable
+
+from gateway.control import CommandTimeout, Unavailable
+
+from .base import AuthFailed, ProtocolError
+from .esl_protocol import MAX_FRAME, Event, FrameParser, Message, decode_event, encode_command
+
+log = logging.getLogger("callgate.esl")
+
+EventHandler = Callable[[Event], None]
+READ_CHUNK = 256 * 1024
+
+
+class EslSession:
+    """A connected, authenticated ESL socket whose reader runs as its own task."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 on_event: EventHandler, *, max_frame: int = MAX_FRAME) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._on_event = on_event
+        self._parser = FrameParser(max_frame)
+        self._replies: deque[asyncio.Future[Message]] = deque()
+        self._jobs: dict[str, asyncio.Future[str]] = {}
+        self._ready: deque[Message] = deque()  # frames parsed but not yet consumed
+        self._task: asyncio.Task[None] | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.last_frame = asyncio.get_running_loop().time()
+        self.error: BaseException | None = None
+
+    # ------------------------------------------------------------ setup
+    @classmethod
+    async def connect(cls, host: str, port: int, password: str, on_event: EventHandler, *,
+                      wait: float = 3.0, max_frame: int = MAX_FRAME) -> EslSession:
+        """Open the socket and authenticate; raises AuthFailed on `-ERR invalid`."""
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), wait)
+        session = cls(reader, writer, on_event, max_frame=max_frame)
+        try:
+            async with asyncio.timeout(wait):
+                greeting = await session._next_frame()
+                if greeting.content_type == "text/rude-rejection":
+                    raise AuthFailed("access denied by the switch's ACL")
+                if greeting.content_type != "auth/request":
+                    raise ProtocolError(f"unexpected greeting {greeting.content_type!r}")
+                writer.write(encode_command(f"auth {password}"))
+                reply = await session._next_frame()
+                while reply.content_type != "command/reply":  # stray notices before the reply
+                    if reply.content_type == "text/disconnect-notice":
+                        raise AuthFailed("authentication refused")
+                    reply = await session._next_frame()
+                if not reply.reply_text.startswith("+OK"):
+                    raise AuthFailed("authentication refused")
+        except BaseException:
+            writer.close()
+            raise
+        session._task = asyncio.create_task(session._read_loop(), name="esl-reader")
+        return session
+
+    async def _next_frame(self) -> Message:
+        """Read until one whole frame is available (auth phase only; then the loop reads)."""
+        while not self._ready:
+            data = await self._reader.read(READ_CHUNK)
+            if not data:
+                raise ConnectionResetError("connection closed by the switch")
+            self._ready.extend(self._parser.feed(data))
+        return self._ready.popleft()
+
+    # ------------------------------------------------------------ reading
+    async def _read_loop(self) -> None:
+        error: BaseException | None = None
+        loop = asyncio.get_running_loop()
+        try:
+            while self._ready:
+                self._dispatch(self._ready.popleft())
+            read = self._reader.read
+            feed = self._parser.feed
+            while True:
+                data = await read(READ_CHUNK)
+                if not data:
+                    raise ConnectionResetError("connection closed by the switch")
+                self.last_frame = loop.time()
+                for msg in feed(data):
+                    self._dispatch(msg)
+        except asyncio.CancelledError:
+            error = ConnectionResetError("session closed")
+        except Exception as exc:  # framing or socket failure ends the session
+            error = exc
+        finally:
+            self._shutdown(error or ConnectionResetError("session closed"))
+
+    def _dispatch(self, msg: Message) -> None:
+        ct = msg.content_type
+        if ct == "text/event-json" or ct == "text/event-plain":
+            ev = decode_event(msg)
+            if ev is None:
+                return
+            if ev.get("Event-Name") == "BACKGROUND_JOB":
+                fut = self._jobs.pop(ev.get("Job-UUID", ""), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(ev.get("_body", ""))
+            self._on_event(ev)
+        elif ct == "command/reply" or ct == "api/response":
+            if not self._replies:
+                raise ProtocolError(f"unsolicited {ct}")
+            fut = self._replies.popleft()
+            if not fut.done():  # a timed-out command's late reply is dropped here
+                fut.set_result(msg)
+        elif ct == "text/disconnect-notice":
+            if msg.headers.get("Content-Disposition") != "linger":
+                raise ConnectionResetError("the switch said goodbye")
+        elif ct == "text/rude-rejection":
+            raise ConnectionResetError("access denied by the switch")
+        # log/data and unknown content types are ignored
+
+    def _shutdown(self, error: BaseException) -> None:
+        if self.closed.done():
+            return
+        self.closed.set_result(None)
+        reason = _reason(error)
+        while self._replies:
+            fut = self._replies.popleft()
+            if not fut.done():
+                fut.set_exception(Unavailable(reason))
+        for fut in self._jobs.values():
+            if not fut.done():
+                fut.set_exception(Unavailable(reason))
+        self._jobs.clear()
+        self.error = error
+        self._writer.close()
+
+    @property
+    def is_open(self) -> bool:
+        return not self.closed.done()
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._shutdown(ConnectionResetError("session closed"))
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
+
+    # ------------------------------------------------------------ commands
+    def _send(self, line: str, headers: dict[str, str] | None = None) -> asyncio.Future[Message]:
+        if self.closed.done():
+            raise Unavailable("not connected to the switch")
+        data = encode_command(line, headers)
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._replies.append(fut)
+        self._writer.write(data)
+        return fut
+
+    async def command(self, line: str, headers: dict[str, str] | None = None, *,
+                      wait: float = 5.0) -> Message:
+        """Send one command and wait for its `command/reply` or `api/response`."""
+        fut = self._send(line, headers)
+        try:
+            return await asyncio.wait_for(fut, wait)
+        except TimeoutError:
+            raise CommandTimeout(
+                f"no reply to {' '.join(line.split(' ', 2)[:2])} within {wait:g}s") from None
+
+    async def api(self, cmd: str, *, wait: float = 5.0) -> str:
+        return (await self.command(f"api {cmd}", wait=wait)).text()
+
+    async def bgapi(self, cmd: str, *, wait: float = 30.0,
+                    reply_wait: float = 5.0) -> str:
+        """Run `cmd` in the background; returns the BACKGROUND_JOB body."""
+        job = str(uuid.uuid4())
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._jobs[job] = fut
+        try:
+            reply = await self.command(f"bgapi {cmd}", {"Job-UUID": job}, wait=reply_wait)
+            if not reply.reply_text.startswith("+OK"):
+                return reply.reply_text + "\n"
+            try:
+                return await asyncio.wait_for(fut, wait)
+            except TimeoutError:
+                raise CommandTimeout(f"background job {cmd.split(' ', 1)[0]} timed out") from None
+        finally:
+            self._jobs.pop(job, None)
+
+    async def subscribe(self, names: list[str], *, wait: float = 5.0) -> None:
+        reply = await self.command("event json " + " ".join(names), wait=wait)
+        if not reply.reply_text.startswith("+OK"):
+            raise ProtocolError(f"event subscription refused: {reply.reply_text}")
+
+    def pending(self) -> int:
+        return sum(1 for f in self._replies if not f.done()) + len(self._jobs)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, ProtocolError):
+        return "connection to the switch reset (protocol error)"
+    return "connection to the switch lost"

@@ -1,0 +1,423 @@
+"""FreeSWITCH events and `show channels` rows, turned into normalized store changes.
+
+Table columns (switch_state, callstate, application, codecs, callee, call_uuid...) follow the
+rules FreeSWITCH's own `channels` table uses (core_event_handler in switch_core_sqldb.c): CREATE
+inserts, CHANNEL_STATE sets the state, CALLSTATE the call state except DOWN/HANGUP, EXECUTE/HOLD
+set the application, BRIDGE/UNBRIDGE the call uuid, DESTROY deletes. That way a store fed by
+events equals `show channels` and the Webitel dialect can rebuild the row without asking the
+switch. Normalized fields (state, answered, held, parked, peer, attribution inputs) take the
+freshest value any channel event carries. Each event costs a few dict lookups: no regexes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gateway.directory import KEPT_VARIABLES
+from gateway.model import Channel, State
+from gateway.store import ChannelStore
+
+from .esl_protocol import Event
+
+#: What the backend subscribes to: exactly the events the mapping reads (plus job results).
+EVENTS = (
+    "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_UUID", "CHANNEL_STATE", "CHANNEL_CALLSTATE",
+    "CHANNEL_ANSWER", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_BRIDGE",
+    "CHANNEL_UNBRIDGE", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "CHANNEL_PARK", "CHANNEL_UNPARK",
+    "CHANNEL_EXECUTE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CALL_UPDATE",
+    "CHANNEL_ORIGINATE", "BACKGROUND_JOB",
+)
+_KEPT = tuple((f"variable_{n}", n) for n in sorted(KEPT_VARIABLES))
+#: CHANNEL_STATE values the channels table records (others leave the column alone).
+_TABLE_STATES = frozenset({
+    "CS_ROUTING", "CS_SOFT_EXECUTE", "CS_EXECUTE", "CS_EXCHANGE_MEDIA", "CS_PARK",
+    "CS_CONSUME_MEDIA", "CS_HIBERNATE", "CS_RESET", "CS_HANGUP", "CS_REPORTING",
+})
+_CODEC = (("read_codec", "Channel-Read-Codec-Name"), ("read_rate", "Channel-Read-Codec-Rate"),
+          ("write_codec", "Channel-Write-Codec-Name"), ("write_rate", "Channel-Write-Codec-Rate"))
+_ROUTING = (("caller_id_name", "Caller-Caller-ID-Name"),
+            ("caller_id_number", "Caller-Caller-ID-Number"), ("ip_addr", "Caller-Network-Addr"),
+            ("destination", "Caller-Destination-Number"), ("dialplan", "Caller-Dialplan"),
+            ("context", "Caller-Context"))
+_TOMBSTONES = 4096  # uuids recently destroyed: late events for them must not resurrect a ghost
+
+
+def _us(value: Any) -> float:
+    """FreeSWITCH times are epoch microseconds as strings; "0" means not yet."""
+    if not value or value == "0":
+        return 0.0
+    try:
+        return int(value) / 1_000_000
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _variables(ev: Mapping[str, Any]) -> dict[str, str] | None:
+    found = None
+    for key, name in _KEPT:
+        v = ev.get(key)
+        if v:
+            if found is None:
+                found = {}
+            found[name] = v
+    return found
+
+
+def _endpoint(ev: Mapping[str, Any], name: str, direction: str) -> tuple[str, str, str]:
+    """(username, realm, gateway) of this leg's SIP endpoint: the caller on an inbound leg,
+    the dialed user on an outbound leg (`user/202@realm` or `sofia/internal/202@realm`)."""
+    gateway = ev.get("variable_sip_gateway_name", "")
+    if name.startswith("sofia/gateway/"):
+        gateway = name[14:].partition("/")[0]
+    if direction == "outbound":
+        user = ev.get("variable_dialed_user", "")
+        realm = ev.get("variable_dialed_domain", "")
+        if not user and name.startswith("sofia/") and not gateway:
+            user, _, realm = name.partition("/")[2].partition("/")[2].partition("@")
+            realm = realm.partition(":")[0]
+        return user, realm, gateway
+    if gateway:  # a carrier's call: the From user is a phone number, not one of our phones
+        return "", "", gateway
+    user = ev.get("variable_sip_from_user") or ev.get("Caller-Username", "")
+    realm = (ev.get("variable_sip_from_host") or ev.get("variable_domain_name")
+             or ev.get("variable_sip_auth_realm", ""))
+    return user, realm, gateway
+
+
+def _attribution(ev: Mapping[str, Any], out: dict[str, Any], name: str, direction: str) -> None:
+    """Attribution inputs from an event that carries channel variables."""
+    out["username"], out["realm"], out["gateway"] = _endpoint(ev, name, direction)
+    variables = _variables(ev)
+    if variables is not None:
+        out["variables"] = variables
+    acc = ev.get("variable_accountcode")
+    if acc:
+        out["accountcode"] = acc
+
+
+def full_fields(ev: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field one channel event can tell, as CHANNEL_CREATE inserts a row."""
+    g = ev.get
+    name = g("Channel-Name", "")
+    direction = g("Call-Direction", "inbound")
+    callstate = g("Channel-Call-State", "")
+    out: dict[str, Any] = {
+        "name": name, "direction": direction,
+        "created": _us(g("Caller-Channel-Created-Time")),
+        "switch_state": g("Channel-State", ""),
+        "callstate": callstate if callstate != "HANGUP" else "",
+        "call_id": g("Channel-Call-UUID") or g("Unique-ID", ""),
+        "callee_number": g("Caller-Callee-ID-Number", ""),
+        "callee_name": g("Caller-Callee-ID-Name", ""),
+        "presence_id": g("Channel-Presence-ID") or g("variable_presence_id", ""),
+        "presence_data": g("Channel-Presence-Data") or g("variable_presence_data", ""),
+        "hostname": g("FreeSWITCH-Switchname") or g("FreeSWITCH-Hostname", ""),
+    }
+    for field, header in _ROUTING:
+        out[field] = g(header, "")
+    for field, header in _CODEC:
+        out[field] = g(header, "")
+    out["initial"] = (out["caller_id_name"], out["caller_id_number"], out["ip_addr"],
+                      out["destination"], out["dialplan"], out["context"])
+    app = g("variable_current_application")
+    if app:
+        out["application"] = app
+        out["application_data"] = g("variable_current_application_data", "")
+    if g("Other-Type") and g("Other-Leg-Unique-ID"):
+        out["other_leg"] = g("Other-Leg-Unique-ID")
+    _live(ev, out)
+    _attribution(ev, out, name, direction)
+    return out
+
+
+def _live(ev: Mapping[str, Any], out: dict[str, Any]) -> None:
+    """Answer state and times, from any channel event."""
+    answer = ev.get("Answer-State")
+    if answer == "answered":
+        out["answered"] = True
+        t = _us(ev.get("Caller-Channel-Answered-Time"))
+        if t:
+            out["answered_at"] = t
+    elif answer == "hangup":
+        out["state"] = State.HUNGUP
+    elif answer == "early" and "state" not in out:
+        out["_early"] = True
+    cause = ev.get("Hangup-Cause")
+    if cause:
+        out["hangup_cause"] = cause
+
+
+def _derive_state(ch: Channel | None, out: dict[str, Any]) -> None:
+    """The one normalized state, from hangup > held > parked > answered > early > ringing."""
+    early = out.pop("_early", False)
+    if out.get("state") is State.HUNGUP or (ch is not None and ch.state is State.HUNGUP):
+        out["state"] = State.HUNGUP
+        return
+    get = out.get
+    held = get("held", ch.held if ch is not None else False)
+    parked = get("parked", ch.parked if ch is not None else False)
+    answered = get("answered", ch.answered if ch is not None else False)
+    if held:
+        out["state"] = State.HELD
+    elif parked:
+        out["state"] = State.PARKED
+    elif answered:
+        out["state"] = State.ANSWERED
+    elif early or (ch is not None and ch.state is State.EARLY):
+        out["state"] = State.EARLY
+    else:
+        out["state"] = State.RINGING
+
+
+class FsMapper:
+    """Applies one node's FreeSWITCH events to the store."""
+
+    def __init__(self, store: ChannelStore, node: str) -> None:
+        self.store = store
+        self.node = node
+        self._gone: OrderedDict[str, None] = OrderedDict()
+        self.events = 0
+        self._handlers: dict[str, Callable[[Channel | None, str, Event], dict[str, Any] | None]]
+        self._handlers = {
+            "CHANNEL_CREATE": self._create, "CHANNEL_STATE": self._state,
+            "CHANNEL_CALLSTATE": self._callstate, "CHANNEL_ANSWER": self._codecs,
+            "CHANNEL_PROGRESS": self._plain, "CHANNEL_PROGRESS_MEDIA": self._codecs,
+            "CHANNEL_BRIDGE": self._bridge, "CHANNEL_UNBRIDGE": self._unbridge,
+            "CHANNEL_HOLD": self._hold, "CHANNEL_UNHOLD": self._hold,
+            "CHANNEL_PARK": self._park, "CHANNEL_UNPARK": self._park,
+            "CHANNEL_EXECUTE": self._execute, "CHANNEL_HANGUP": self._hangup,
+            "CHANNEL_HANGUP_COMPLETE": self._hangup, "CALL_UPDATE": self._call_update,
+            "CHANNEL_ORIGINATE": self._plain,
+        }
+
+    def handle(self, ev: Event) -> None:
+        name = ev.get("Event-Name")
+        handler = self._handlers.get(name)  # type: ignore[arg-type]
+        if handler is None:
+            if name == "CHANNEL_DESTROY":
+                self._destroy(ev)
+            elif name == "CHANNEL_UUID":
+                self._rename(ev)
+            return
+        uid = ev.get("Unique-ID")
+        if not uid or uid in self._gone:
+            return
+        self.events += 1
+        ch = self.store.get(uid)
+        if ch is None and handler is not self._create:
+            # a channel born before we subscribed (or during a resync): every channel event
+            # carries the whole channel block, so it is known from here on
+            out = full_fields(ev)
+            extra = handler(None, uid, ev)
+            if extra:
+                out.update(extra)
+        else:
+            out = handler(ch, uid, ev) or {}
+            if "variables" not in out and "variable_uuid" in ev:
+                _attribution(ev, out, ch.name if ch else "", ch.direction if ch else "")
+        _live(ev, out)
+        _derive_state(ch, out)
+        self.store.apply(self.node, uid, out)
+
+    # ------------------------------------------------------------ per event
+    def _create(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
+        return full_fields(ev)
+
+    def _plain(self, ch: Channel | None, uid: str, ev: Event) -> None:
+        return None
+
+    def _state(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any] | None:
+        state = ev.get("Channel-State", "")
+        if state not in _TABLE_STATES:
+            return None
+        out: dict[str, Any] = {"switch_state": state}
+        if state == "CS_ROUTING":
+            for field, header in _ROUTING:
+                out[field] = ev.get(header, "")
+        return out
+
+    def _callstate(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any] | None:
+        cs = ev.get("Channel-Call-State", "")
+        if cs in ("DOWN", "HANGUP", ""):
+            return None
+        out: dict[str, Any] = {"callstate": cs}
+        if cs == "HELD":
+            out["held"] = True
+        elif cs == "ACTIVE":
+            out["held"] = False
+        return out
+
+    def _codecs(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
+        get = ev.get
+        return {field: get(header, "") for field, header in _CODEC}
+
+    def _app(self, ev: Event) -> dict[str, Any]:
+        get = ev.get
+        out: dict[str, Any] = {
+            "application": get("variable_current_application", ""),
+            "application_data": get("variable_current_application_data", ""),
+            "presence_id": get("variable_presence_id", ""),
+            "presence_data": get("variable_presence_data", ""),
+            "accountcode": get("variable_accountcode", ""),
+        }
+        return out
+
+    def _execute(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
+        out = self._app(ev)
+        if not out["application"]:
+            out["application"] = ev.get("Application", "")
+            out["application_data"] = ev.get("Application-Data", "")
+        return out
+
+    def _hold(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
+        out = self._app(ev)
+        out["held"] = ev.get("Event-Name") == "CHANNEL_HOLD"
+        return out
+
+    def _park(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
+        return {"parked": ev.get("Event-Name") == "CHANNEL_PARK"}
+
+    def _hangup(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
+        return {"state": State.HUNGUP, "held": False}
+
+    def _call_update(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
+        get = ev.get
+        out = {"callee_name": get("Caller-Callee-ID-Name", ""),
+               "callee_number": get("Caller-Callee-ID-Number", ""),
+               "caller_id_name": get("Caller-Caller-ID-Name", ""),
+               "caller_id_number": get("Caller-Caller-ID-Number", "")}
+        direction = get("Direction")
+        if direction:
+            out["callee_direction"] = direction
+        return out
+
+    def _bridge(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
+        get = ev.get
+        a = get("Bridge-A-Unique-ID") or uid
+        b = get("Bridge-B-Unique-ID") or get("Other-Leg-Unique-ID", "")
+        out: dict[str, Any] = {"call_id": a}
+        peer = b if uid == a else a
+        if peer:
+            out["other_leg"] = peer
+        if uid == a:  # as the channels table: each side keeps its own callee, no direction
+            out["callee_name"] = get("Caller-Callee-ID-Name", "")
+            out["callee_number"] = get("Caller-Callee-ID-Number", "")
+        other = self.store.get(peer) if peer else None
+        if other is not None:
+            changes: dict[str, Any] = {"call_id": a, "other_leg": uid}
+            if uid == a:
+                changes["callee_name"] = get("Other-Leg-Callee-ID-Name", "")
+                changes["callee_number"] = get("Other-Leg-Callee-ID-Number", "")
+            self.store.apply(self.node, peer, changes)
+        return out
+
+    def _unbridge(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
+        get = ev.get
+        peer = get("Bridge-B-Unique-ID") if get("Bridge-A-Unique-ID") == uid else \
+            get("Bridge-A-Unique-ID") or get("Other-Leg-Unique-ID", "")
+        if peer and peer != uid:
+            other = self.store.get(peer)
+            if other is not None and other.other_leg == uid:
+                self.store.apply(self.node, peer, {"call_id": peer, "other_leg": ""})
+        return {"call_id": uid, "other_leg": ""}
+
+    def _destroy(self, ev: Event) -> None:
+        uid = ev.get("Unique-ID")
+        if not uid:
+            return
+        self.events += 1
+        self._bury(uid)
+        if self.store.remove(uid) is None:
+            self.store.forget(self.node, uid)
+
+    def _rename(self, ev: Event) -> None:
+        old, new = ev.get("Old-Unique-ID"), ev.get("Unique-ID")
+        if not old or not new or old == new:
+            return
+        self.events += 1
+        ch = self.store.remove(old)
+        if ch is None:
+            self.store.forget(self.node, old)
+            return
+        ch.id = new
+        ch.name = ev.get("Channel-Name") or ch.name
+        self.store.add(ch)
+
+    def _bury(self, uid: str) -> None:
+        gone = self._gone
+        gone[uid] = None
+        if len(gone) > _TOMBSTONES:
+            gone.popitem(last=False)
+
+
+# ---------------------------------------------------------------- snapshot
+def parse_show_channels(text: str) -> list[dict[str, str]]:
+    """Rows of `show channels as json`; `{"row_count": 0}` (no rows key) is the empty table."""
+    import json
+
+    text = text.strip()
+    if text.startswith("-ERR"):
+        raise ValueError(text)
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("show channels: not an object")
+    rows = data.get("rows") or []
+    return [r for r in rows if isinstance(r, dict) and r.get("uuid")]
+
+
+_STATE_BY_CALLSTATE = {"ACTIVE": State.ANSWERED, "HELD": State.HELD, "EARLY": State.EARLY,
+                       "RING_WAIT": State.RINGING, "RINGING": State.RINGING}
+
+
+def row_to_channel(row: Mapping[str, str], node: str) -> Channel:
+    """A `show channels` row (every value a string, "" for NULL) as a store channel."""
+    g = row.get
+    callstate = g("callstate", "")
+    app = g("application", "")
+    state = _STATE_BY_CALLSTATE.get(callstate, State.RINGING)
+    parked = app == "park" or g("state") == "CS_PARK"
+    if parked and state is State.ANSWERED:
+        state = State.PARKED
+    try:
+        created = float(g("created_epoch") or 0)
+    except ValueError:
+        created = 0.0
+    return Channel(
+        id=row["uuid"], node=node, name=g("name", ""), direction=g("direction", "") or "inbound",
+        state=state, answered=callstate in ("ACTIVE", "HELD"), created=created,
+        caller_id_number=g("cid_num", ""), caller_id_name=g("cid_name", ""),
+        destination=g("dest", ""), callee_number=g("callee_num", ""),
+        callee_name=g("callee_name", ""), call_id=g("call_uuid") or row["uuid"],
+        context=g("context", ""), dialplan=g("dialplan", ""), application=app,
+        application_data=g("application_data", ""), read_codec=g("read_codec", ""),
+        read_rate=g("read_rate", ""), write_codec=g("write_codec", ""),
+        write_rate=g("write_rate", ""), ip_addr=g("ip_addr", ""),
+        presence_id=g("presence_id", ""), presence_data=g("presence_data", ""),
+        accountcode=g("accountcode", ""), held=callstate == "HELD", parked=parked,
+        switch_state=g("state", ""), callstate=callstate, hostname=g("hostname", ""),
+        secure=g("secure", ""), callee_direction=g("callee_direction", ""),
+        initial=(g("initial_cid_name", ""), g("initial_cid_num", ""), g("initial_ip_addr", ""),
+                 g("initial_dest", ""), g("initial_dialplan", ""), g("initial_context", "")),
+    )
+
+
+def merge_dump(ch: Channel, dump: Mapping[str, Any]) -> None:
+    """Add what only the channel's variables tell (`uuid_dump <uuid> json`): attribution
+    inputs, the bridged peer, exact answer time and park state."""
+    out: dict[str, Any] = {}
+    _attribution(dump, out, ch.name, ch.direction)
+    _live(dump, out)
+    out.pop("_early", None)
+    if dump.get("Other-Type") == "originatee" or dump.get("variable_bridge_uuid"):
+        peer = dump.get("variable_bridge_uuid") or dump.get("Other-Leg-Unique-ID", "")
+        if peer:
+            out["other_leg"] = peer
+    t = _us(dump.get("Caller-Channel-Created-Time"))
+    if t:
+        out["created"] = t
+    if dump.get("Answer-State") == "early" and not ch.answered:
+        out["state"] = State.EARLY
+    for k, v in out.items():
+        setattr(ch, k, v)

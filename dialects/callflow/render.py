@@ -1,0 +1,74 @@
+"""Channel -> call-flow-control call object, in the three generations' shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.context import Gateway
+from gateway.model import Channel
+
+from .calls import Calls
+
+#: The seed's older vocabulary for `/call/state` (its example answers "answered").
+LEGACY_STATUS = {"speaking": "answered", "transferred": "bridged", "parked": "on hold"}
+
+
+class View:
+    """Renders channels with the dialect's assignment state applied."""
+
+    def __init__(self, gw: Gateway, calls: Calls) -> None:
+        self.gw = gw
+        self.calls = calls
+
+    def owner(self, ch: Channel) -> int | None:
+        peer = self.gw.store.get(ch.other_leg) if ch.other_leg else None
+        return self.calls.owner(ch, peer)
+
+    def state(self, ch: Channel) -> str:
+        return self.calls.state(ch, self.owner(ch))
+
+    def is_call(self, ch: Channel) -> bool:
+        return self.calls.is_call(ch, self.owner(ch))
+
+    def organization_id(self, ch: Channel) -> int:
+        account = self.gw.directory.account(ch.account_id)
+        return account.number if account is not None else 0
+
+    def call(self, ch: Channel, *, removed: bool = False) -> dict[str, Any]:
+        owner = self.owner(ch)
+        is_call = self.calls.is_call(ch, owner)
+        org = self.organization_id(ch)
+        reception = self.calls.reception_id(ch) or (org if is_call else 0)
+        return {
+            "id": ch.id,
+            "state": "hungup" if removed else self.calls.state(ch, owner),
+            "b_leg": ch.other_leg or None,
+            "inbound": ch.direction == "inbound",
+            "is_call": is_call,
+            "destination": ch.destination,
+            "caller_id": ch.caller_id_number,
+            "greeting_played": ch.var("callgate_greeting_played") in ("true", "1", "yes"),
+            "reception_id": reception,
+            "organization_id": org,
+            "assigned_to": owner,
+            "channel": ch.id,
+            "arrival_time": str(int(ch.created)),
+        }
+
+    def legacy(self, ch: Channel, status: str | None = None) -> dict[str, Any]:
+        """The seed's `{"call_id", "status", "type": "cm_id", "callee"}` shape."""
+        state = self.state(ch)
+        return {
+            "call_id": ch.id,
+            "status": status or LEGACY_STATUS.get(state, state),
+            "type": "cm_id",
+            "callee": _number(ch.destination or ch.callee_number),
+            "state": state,
+        }
+
+
+def _number(value: str) -> int | str:
+    """The seed shows callees as integers; keep strings that an integer would corrupt."""
+    if value.isdigit() and not value.startswith("0") and len(value) < 16:
+        return int(value)
+    return value

@@ -1,0 +1,201 @@
+"""URL -> handler for all three generations of the protocol: the seed's wiki routes, the
+query-parameter routes of June 2014 and the path-style routes of May 2014 and the Dart server."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .auth import ADMINISTRATOR, RECEPTIONIST, Agent, TokenAuth, authenticate
+from .commands import Commands
+from .errors import bad_parameters, json_response, not_found
+from .params import NO_CALL_ID, call_id, context, extension, params
+
+AUTH: web.AppKey[TokenAuth] = web.AppKey("callflow.auth", TokenAuth)
+COMMANDS: web.AppKey[Commands] = web.AppKey("callflow.commands", Commands)
+
+CALLERS = (RECEPTIONIST,)
+HANGUP = (RECEPTIONIST, ADMINISTRATOR)
+#: Fixed names under /call that the `/call/{id}` patterns must not swallow.
+RESERVED = frozenset({"list", "queue", "state", "pickup", "park", "hangup", "originate",
+                      "transfer"})
+
+Handler = Callable[[web.Request, Agent, dict[str, str], Commands], Awaitable[dict[str, Any]]]
+
+
+def endpoint(handler: Handler, groups: tuple[str, ...] = CALLERS) -> Callable[
+        [web.Request], Awaitable[web.Response]]:
+    async def run(request: web.Request) -> web.Response:
+        values = await params(request)
+        agent = await authenticate(request.app[AUTH], values.get("token", ""), groups)
+        return json_response(await handler(request, agent, values, request.app[COMMANDS]))
+    return run
+
+
+def _path_call(request: web.Request, name: str = "callid") -> str:
+    value = request.match_info[name]
+    if value in RESERVED:
+        raise web.HTTPMethodNotAllowed(request.method, [])
+    return call_id(value)
+
+
+# ------------------------------------------------------------------ reads
+async def list_calls(_r: web.Request, agent: Agent, _p: dict[str, str],
+                     cmd: Commands) -> dict[str, Any]:
+    return {"calls": [cmd.view.call(c) for c in cmd.calls_of(agent)], "status": "ok"}
+
+
+async def queue(_r: web.Request, agent: Agent, _p: dict[str, str],
+                cmd: Commands) -> dict[str, Any]:
+    calls = [cmd.view.call(c) for c in cmd.calls_of(agent)]
+    return {"calls": [c for c in calls if c["state"] == "queued"], "status": "ok"}
+
+
+async def state(_r: web.Request, agent: Agent, p: dict[str, str],
+                cmd: Commands) -> dict[str, Any]:
+    cid = call_id(p.get("call_id"))
+    ch = cmd.visible(agent, cid)
+    if ch is None:
+        raise not_found(f"{cid} does not exist.")
+    return {"call": cmd.view.legacy(ch), "status": "ok"}
+
+
+async def get_call(r: web.Request, agent: Agent, _p: dict[str, str],
+                   cmd: Commands) -> dict[str, Any]:
+    cid = _path_call(r)
+    ch = cmd.visible(agent, cid)
+    if ch is None:
+        raise not_found(f"{cid} does not exist.")
+    return {**cmd.view.call(ch), "status": "ok"}
+
+
+async def update_call(r: web.Request, _a: Agent, _p: dict[str, str],
+                      _c: Commands) -> dict[str, Any]:
+    _path_call(r)
+    raise bad_parameters("Calls are created by the switch and cannot be updated.")
+
+
+# --------------------------------------------------------------- commands
+async def pickup(_r: web.Request, agent: Agent, p: dict[str, str],
+                 cmd: Commands) -> dict[str, Any]:
+    raw = p.get("call_id")
+    return await cmd.pickup(agent, call_id(raw) if raw is not None else None)
+
+
+async def pickup_path(r: web.Request, agent: Agent, _p: dict[str, str],
+                      cmd: Commands) -> dict[str, Any]:
+    return await cmd.pickup(agent, _path_call(r))
+
+
+async def park(_r: web.Request, agent: Agent, p: dict[str, str],
+               cmd: Commands) -> dict[str, Any]:
+    """With `call_id`: the June 2014 form. Without: the seed's "put the current call on hold"."""
+    if "call_id" in p:
+        return await _park(agent, call_id(p["call_id"]), cmd)
+    ch = cmd.held_by(agent)
+    if ch is None or cmd.view.state(ch) in ("parked", "queued"):
+        raise not_found("No call available to put on hold")
+    await cmd.park(agent, ch)
+    return {"status": "on hold", "description": f"{ch.id} was put on hold"}
+
+
+async def park_path(r: web.Request, agent: Agent, _p: dict[str, str],
+                    cmd: Commands) -> dict[str, Any]:
+    return await _park(agent, _path_call(r), cmd)
+
+
+async def _park(agent: Agent, cid: str, cmd: Commands) -> dict[str, Any]:
+    ch = cmd.visible(agent, cid)
+    if ch is None:
+        raise not_found(f"{cid} does not exist.")
+    await cmd.park(agent, ch)
+    return {"status": "ok", "description": f"{cid} was put on hold"}
+
+
+async def hangup(_r: web.Request, agent: Agent, p: dict[str, str],
+                 cmd: Commands) -> dict[str, Any]:
+    return await _hangup(agent, call_id(p.get("call_id")), cmd)
+
+
+async def hangup_path(r: web.Request, agent: Agent, _p: dict[str, str],
+                      cmd: Commands) -> dict[str, Any]:
+    return await _hangup(agent, _path_call(r), cmd)
+
+
+async def _hangup(agent: Agent, cid: str, cmd: Commands) -> dict[str, Any]:
+    ch = cmd.visible(agent, cid)
+    if ch is None:
+        raise not_found(f"{cid} may already be hung up.")
+    await cmd.hangup(agent, ch)
+    return {"status": "ok", "description": f"{cid} hung up successfully."}
+
+
+async def originate(_r: web.Request, agent: Agent, p: dict[str, str],
+                    cmd: Commands) -> dict[str, Any]:
+    contact_id, reception_id = context(p.get("context"))
+    if p.get("extension"):
+        return await cmd.originate(agent, extension(p["extension"]), reception_id, contact_id)
+    if p.get("phone_id"):
+        # Phone ids live in the original's contact server, which callgate does not have.
+        raise not_found(f"Phone_ID {p['phone_id'][:20]} not associated with "
+                        f"{contact_id}@{reception_id}.")
+    raise bad_parameters("Missing extension or phone_id parameter.")
+
+
+async def originate_path(r: web.Request, agent: Agent, _p: dict[str, str],
+                         cmd: Commands) -> dict[str, Any]:
+    m = r.match_info
+    contact_id, reception_id = context(f"{m['cid']}@{m['rid']}")
+    dialplan = m.get("dialplan")
+    if dialplan is not None and not dialplan.replace("_", "").replace("-", "").isalnum():
+        raise bad_parameters(f"Invalid dialplan: {dialplan[:64]}")
+    if "callid" in m:
+        call_id(m["callid"])
+    return await cmd.originate(agent, extension(m["ext"]), reception_id, contact_id,
+                               context=dialplan)
+
+
+async def transfer(r: web.Request, agent: Agent, p: dict[str, str],
+                   cmd: Commands) -> dict[str, Any]:
+    if r.method == "GET":  # the seed's form: the agent's current call meets `source`
+        return await cmd.transfer_current(agent, call_id(p.get("source")))
+    await cmd.transfer(agent, call_id(p.get("source")), call_id(p.get("destination")))
+    return {"status": "ok"}
+
+
+async def transfer_path(r: web.Request, agent: Agent, _p: dict[str, str],
+                        cmd: Commands) -> dict[str, Any]:
+    await cmd.transfer(agent, _path_call(r, "aleg"), call_id(r.match_info["bleg"]))
+    return {"status": "ok"}
+
+
+def add_routes(app: web.Application) -> None:
+    """Routes relative to the `/call` prefix; fixed names before the `{callid}` patterns."""
+    r = app.router
+    r.add_get("", endpoint(list_calls))
+    r.add_get("/list", endpoint(list_calls))
+    r.add_get("/queue", endpoint(queue))
+    r.add_get("/state", endpoint(state))
+    r.add_post("/pickup", endpoint(pickup))
+    r.add_post("/park", endpoint(park))
+    r.add_post("/hangup", endpoint(hangup, HANGUP))
+    r.add_post("/originate", endpoint(originate))
+    r.add_route("GET", "/transfer", endpoint(transfer))
+    r.add_route("POST", "/transfer", endpoint(transfer))
+    r.add_post("/originate/{ext}/reception/{rid}/contact/{cid}",
+               endpoint(originate_path))
+    base = "/originate/{ext}/dialplan/{dialplan}/reception/{rid}/contact/{cid}"
+    r.add_post(base, endpoint(originate_path))
+    r.add_post(base + "/call/{callid}", endpoint(originate_path))
+    r.add_post("/{aleg}/transfer/{bleg}", endpoint(transfer_path))
+    r.add_post("/{callid}/pickup", endpoint(pickup_path))
+    r.add_post("/{callid}/park", endpoint(park_path))
+    r.add_post("/{callid}/hangup", endpoint(hangup_path, HANGUP))
+    r.add_get("/{callid}", endpoint(get_call))
+    r.add_post("/{callid}", endpoint(update_call))
+    r.add_delete("/{callid}", endpoint(hangup_path, HANGUP))
+
+
+__all__ = ["AUTH", "COMMANDS", "NO_CALL_ID", "add_routes"]

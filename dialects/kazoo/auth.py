@@ -1,0 +1,115 @@
+"""Who is calling (reference 4): token lookup in Kazoo's order, the principal it stands for,
+credential checks for user_auth/api_auth, and cb_simple_authz's account-tree rule."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from gateway.context import Gateway
+from gateway.directory import Account, User
+
+from . import errors, tokens
+from .envelope import TOKEN
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    account_id: str
+    owner_id: str
+    method: str
+    superduper: bool
+    token: str
+    claims: dict[str, Any]
+
+
+def find_token(request: web.Request, body: dict[str, Any]) -> str:
+    """X-Auth-Token, then `auth_token` in data / query / envelope, then `Authorization: Bearer`."""
+    token = request.headers.get("X-Auth-Token", "").strip()
+    data = body.get("data")
+    if not token and isinstance(data, dict) and isinstance(data.get("auth_token"), str):
+        token = data["auth_token"].strip()
+    if not token:
+        token = request.query.get("auth_token", "").strip()
+    if not token and isinstance(body.get("auth_token"), str):
+        token = body["auth_token"].strip()
+    if not token:
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            token = value.strip()
+    return token
+
+
+def authenticate(gw: Gateway, request: web.Request, token: str) -> Principal:
+    request[TOKEN] = token
+    claims = tokens.verify(gw, token)
+    account = gw.directory.account(claims["account_id"])
+    assert account is not None  # verify() refuses tokens of unknown accounts
+    return Principal(account_id=account.id, owner_id=claims.get("owner_id", ""),
+                     method=claims["method"], superduper=account.superduper, token=token,
+                     claims=claims)
+
+
+def may_access(gw: Gateway, principal: Principal, account_id: str) -> bool:
+    """A token reaches its own account and the accounts below it; superduper reaches all."""
+    return principal.superduper or gw.directory.is_within(account_id, principal.account_id)
+
+
+def credentials_hash(username: str, password: str, method: str) -> str:
+    digest = hashlib.sha1 if method == "sha" else hashlib.md5
+    return digest(f"{username.lower()}:{password}".encode()).hexdigest()
+
+
+def check_credentials(gw: Gateway, accounts: list[Account], credentials: str,
+                      method: str) -> User | None:
+    """The user of one of `accounts` whose hashed `username:password` is `credentials`."""
+    wanted = credentials.lower().encode()
+    for account in accounts:
+        for user in gw.directory.users_of(account.id):
+            if not user.password:
+                continue
+            have = credentials_hash(user.username, user.password, method).encode()
+            if hmac.compare_digest(have, wanted):
+                return user
+    return None
+
+
+def account_by_api_key(gw: Gateway, api_key: str) -> Account | None:
+    for account in gw.directory.accounts.values():
+        if account.api_key and hmac.compare_digest(account.api_key.encode(), api_key.encode()):
+            return account
+    return None
+
+
+def account_info(gw: Gateway, account: Account, owner_id: str) -> dict[str, Any]:
+    """The `data` crossbar answers a successful user_auth/api_auth with."""
+    directory = gw.directory
+    reseller = directory.reseller_of(account.id)
+    if reseller is not None:
+        reseller_id = reseller.id
+    else:
+        ancestors = directory.ancestors(account.id)
+        reseller_id = ancestors[-1] if ancestors else account.id  # the master account
+    info: dict[str, Any] = {
+        "account_id": account.id,
+        "account_name": account.name,
+        "apps": [],
+        "capabilities": {},
+        "is_master_account": not account.parent,
+        "is_reseller": directory.is_reseller(account.id),
+        "language": account.language,
+        "reseller_id": reseller_id,
+    }
+    if owner_id:
+        info["owner_id"] = owner_id
+    return info
+
+
+def require(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise errors.invalid_credentials()
+    return principal

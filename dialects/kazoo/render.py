@@ -1,0 +1,119 @@
+"""Channel -> Kazoo 4.3 JSON: the list view (reference 3.1), the detail view with its renamed
+keys (3.2), and CSV. Only keys Kazoo emits, never null: absent values are left out."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from gateway.directory import Directory
+from gateway.model import Channel, State
+
+from .envelope import gregorian, now
+
+#: Column order of the CSV export (the list keys, flat values only).
+CSV_COLUMNS = (
+    "uuid", "answered", "direction", "destination", "username", "presence_id",
+    "authorizing_id", "authorizing_type", "owner_id", "other_leg", "timestamp", "elapsed_s",
+    "caller_id_name", "caller_id_number", "callee_id_name", "callee_id_number",
+    "interaction_id", "is_onhold", "is_loopback", "reseller_id",
+)
+
+
+def _reseller_id(directory: Directory, ch: Channel) -> str:
+    if not ch.account_id:
+        return ""
+    reseller = directory.reseller_of(ch.account_id)
+    return reseller.id if reseller is not None else ""
+
+
+def _common(ch: Channel, directory: Directory, at: float) -> dict[str, Any]:
+    created = ch.created or at
+    out: dict[str, Any] = {
+        "answered": ch.answered,
+        "destination": ch.destination,
+        "username": ch.username.lower(),
+        "presence_id": ch.presence_id,
+        "authorizing_id": ch.authorizing_id,
+        "authorizing_type": ch.authorizing_type,
+        "owner_id": ch.owner_id,
+        "timestamp": gregorian(created),
+        "caller_id_name": ch.caller_id_name,
+        "caller_id_number": ch.caller_id_number,
+        "callee_id_name": ch.callee_name,
+        "callee_id_number": ch.callee_number,
+        "is_loopback": ch.name.startswith("loopback/"),
+        "reseller_id": _reseller_id(directory, ch),
+    }
+    if ch.authorizing_id:
+        out["channel_authorized"] = True
+    return out
+
+
+def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v != "" and v is not None}
+
+
+def list_item(ch: Channel, directory: Directory, at: float | None = None) -> dict[str, Any]:
+    at = now() if at is None else at
+    out = _common(ch, directory, at)
+    out.update(
+        uuid=ch.id,
+        direction=ch.direction,
+        other_leg=ch.other_leg,
+        elapsed_s=max(0, int(at - (ch.created or at))),
+        interaction_id=ch.call_id,
+        is_onhold=ch.held or ch.state is State.HELD,
+    )
+    return _drop_empty(out)
+
+
+def detail(ch: Channel, directory: Directory, at: float | None = None) -> dict[str, Any]:
+    at = now() if at is None else at
+    out = _common(ch, directory, at)
+    out.update(
+        call_id=ch.id,
+        call_direction=ch.direction,
+        other_leg_call_id=ch.other_leg,
+        elapsed_seconds=max(0, int(at - (ch.created or at))),
+        call_interaction_id=ch.call_id,
+        is_on_hold=ch.held or ch.state is State.HELD,
+    )
+    # custom_channel_vars keeps the inner keys cb_channels strips from the top level
+    out["custom_channel_vars"] = _drop_empty({
+        "account_id": ch.account_id,
+        "authorizing_id": ch.authorizing_id,
+        "authorizing_type": ch.authorizing_type,
+        "owner_id": ch.owner_id,
+        "presence_id": ch.presence_id,
+        "reseller_id": out["reseller_id"],
+        "realm": ch.realm.lower(),
+        "username": ch.username.lower(),
+        "call_interaction_id": ch.call_id,
+        "channel_authorized": True if ch.authorizing_id else None,
+    })
+    return _drop_empty(out)
+
+
+def listing(channels: Iterable[Channel], directory: Directory) -> list[dict[str, Any]]:
+    at = now()
+    seen: set[str] = set()
+    out = []
+    for ch in channels:
+        if ch.id not in seen:  # de-duplicated by uuid, as crossbar merges ecallmgr replies
+            seen.add(ch.id)
+            out.append(list_item(ch, directory, at))
+    return out
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore",
+                            lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: str(v).lower() if isinstance(v, bool) else v
+                         for k, v in row.items()})
+    return buf.getvalue()

@@ -1,0 +1,236 @@
+"""URL -> handler for `/v2` (and the `/v1` tombstone), each wrapped in the crossbar pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from gateway.model import Channel
+
+from . import actions, errors, metaflow, render, tokens
+from .auth import (
+    Principal,
+    account_by_api_key,
+    account_info,
+    check_credentials,
+    require,
+)
+from .crossbar import Crossbar, endpoint
+from .envelope import TOKEN, success
+from .settings import KazooSettings
+
+ANY = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD")
+CSV_TYPES = ("text/csv", "text/comma-separated-values", "application/octet-stream")
+
+
+# ------------------------------------------------------------------------------ auth
+def _auth_data(cb: Crossbar) -> dict:
+    data = cb.data
+    if data is None:
+        raise errors.validation("data", "required", errors.REQUIRED)
+    if not isinstance(data, dict):
+        raise errors.validation("data", "type", "Value did not match type(s): object",
+                                target=["object"])
+    return data
+
+
+def _string(data: dict, key: str, low: int, high: int) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        if value is None:
+            raise errors.validation(key, "required", errors.REQUIRED)
+        raise errors.validation(key, "type", "Value did not match type(s): string",
+                                target=["string"])
+    if len(value) < low:
+        raise errors.validation(key, "minLength", f"String must be at least {low} characters",
+                                target=low)
+    if len(value) > high:
+        raise errors.validation(key, "maxLength",
+                                f"String must not be more than {high} characters", target=high)
+    return value
+
+
+def _issued(cb: Crossbar, account_id: str, owner_id: str, method: str) -> web.Response:
+    gw = cb.gw
+    token = tokens.issue(gw, account_id, owner_id, method)
+    cb.request[TOKEN] = token
+    account = gw.directory.account(account_id)
+    assert account is not None
+    return success(cb.request, account_info(gw, account, owner_id), status=201,
+                   auth_token=token)
+
+
+async def user_auth(cb: Crossbar) -> web.Response:
+    data = _auth_data(cb)
+    credentials = _string(data, "credentials", 1, 64)
+    method = data.get("method", "md5")
+    if method not in ("md5", "sha"):
+        raise errors.validation("method", "enum", "Value not found in enumerated list of values",
+                                target=["md5", "sha"])
+    directory = cb.gw.directory
+    if "phone_number" in data:
+        did = directory.did(_string(data, "phone_number", 1, 64))
+        account = directory.account(did.account) if did is not None else None
+    elif "account_realm" in data or "realm" in data:
+        key = "account_realm" if "account_realm" in data else "realm"
+        account = directory.account_by_realm(_string(data, key, 4, 253))
+    elif "account_name" in data:
+        account = directory.account_by_name(_string(data, "account_name", 1, 128))
+    else:
+        raise errors.validation("account_name", "required", errors.REQUIRED)
+    user = check_credentials(cb.gw, [account] if account else [], credentials, method)
+    if user is None:
+        raise errors.invalid_credentials()
+    return _issued(cb, user.account, user.id, "cb_user_auth")
+
+
+async def api_auth(cb: Crossbar) -> web.Response:
+    data = _auth_data(cb)
+    api_key = _string(data, "api_key", 64, 64)
+    account = account_by_api_key(cb.gw, api_key)
+    if account is None:
+        raise errors.KazooError(404, "bad identifier", [api_key])
+    return _issued(cb, account.id, "", "cb_api_auth")
+
+
+async def token_auth(cb: Crossbar) -> web.Response:
+    principal = require(cb.principal)
+    if cb.method == "DELETE":
+        tokens.revoke(cb.gw, principal.token, int(principal.claims["exp"]))
+        return success(cb.request, {})
+    return success(cb.request, principal.claims)
+
+
+# ----------------------------------------------------------------------------- lists
+def _wants_csv(cb: Crossbar) -> bool:
+    accept = cb.request.query.get("accept") or cb.body.get("accept")
+    if isinstance(accept, str) and accept:
+        return accept.lower() in ("csv", *CSV_TYPES)
+    header = cb.request.headers.get("Accept", "")
+    types = [part.split(";")[0].strip().lower() for part in header.split(",")]
+    return bool(types) and types[0] in CSV_TYPES
+
+
+def _list(cb: Crossbar, channels: Iterable[Channel]) -> web.Response:
+    rows = render.listing(channels, cb.gw.directory)
+    if not _wants_csv(cb):
+        return success(cb.request, rows)
+    name = (cb.request.headers.get("X-File-Name") or cb.request.query.get("file_name")
+            or "channels.csv")
+    name = "".join(c for c in name if c.isalnum() or c in "._-")[:100] or "channels.csv"
+    return web.Response(
+        text=render.to_csv(rows), content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                 "X-Request-ID": cb.request["kazoo.request_id"]})
+
+
+async def system_channels(cb: Crossbar) -> web.Response:
+    principal: Principal = require(cb.principal)
+    if not principal.superduper:
+        raise errors.forbidden()
+    options: KazooSettings = cb.gw.settings.dialect("kazoo")
+    if not options.system_wide_channels_list:
+        # Kazoo sends the query without an Account-ID, ecallmgr rejects it: this exact 500
+        raise errors.KazooError(500, "could not reach ecallmgr channels", {})
+    return _list(cb, cb.gw.store.all())
+
+
+async def account_channels(cb: Crossbar) -> web.Response:
+    return _list(cb, cb.gw.store.by_account(cb.account_id))
+
+
+async def user_channels(cb: Crossbar) -> web.Response:
+    user_id = cb.params["user_id"]
+    user = cb.gw.directory.user(user_id)
+    if user is None or user.account != cb.account_id:
+        raise errors.bad_identifier(user_id)
+    devices = cb.gw.directory.devices_of_owner(user_id)
+    return _list(cb, (ch for d in devices for ch in cb.gw.store.by_device(d.id)
+                      if ch.account_id == cb.account_id))
+
+
+async def device_channels(cb: Crossbar) -> web.Response:
+    device_id = cb.params["device_id"]
+    device = cb.gw.directory.device(device_id)
+    if device is None or device.account != cb.account_id:
+        raise errors.bad_identifier(device_id)
+    return _list(cb, (ch for ch in cb.gw.store.by_device(device_id)
+                      if ch.account_id == cb.account_id))
+
+
+# ---------------------------------------------------------------------------- one channel
+def _channel(cb: Crossbar) -> Channel:
+    uuid = cb.params["uuid"]
+    ch = cb.gw.store.get(uuid)
+    if ch is None or ch.account_id != cb.account_id:
+        raise errors.bad_channel(uuid)
+    return ch
+
+
+async def channel(cb: Crossbar) -> web.Response:
+    ch = _channel(cb)
+    if cb.method == "GET":
+        return success(cb.request, render.detail(ch, cb.gw.directory))
+    if cb.method == "POST":
+        return await _post_action(cb, ch)
+    return await _put_metaflow(cb, ch)
+
+
+async def _post_action(cb: Crossbar, ch: Channel) -> web.Response:
+    action = cb.lookup("action")
+    if action == "metaflow":  # the docs' "Transfer" example posts a metaflow: run it
+        return await _metaflow(cb, ch, status=200)
+    runner = actions.POST_ACTIONS.get(action) if isinstance(action, str) else None
+    if runner is None:
+        raise errors.invalid_data()
+    await runner(cb, ch, cb.lookup)
+    return success(cb.request, f"{action} initiated")
+
+
+async def _put_metaflow(cb: Crossbar, ch: Channel) -> web.Response:
+    if cb.lookup("action", envelope_first=True) != "metaflow":
+        raise errors.invalid_data()
+    return await _metaflow(cb, ch, status=201)
+
+
+async def _metaflow(cb: Crossbar, ch: Channel, *, status: int) -> web.Response:
+    flow = metaflow.validate(metaflow.unwrap(cb.data if cb.data is not None else {}))
+    await actions.run_metaflow(cb, ch, flow)
+    return success(cb.request, "metaflow sent", status=status)
+
+
+# ----------------------------------------------------------------------------- fallbacks
+async def unknown(cb: Crossbar) -> web.Response:
+    raise errors.not_found()
+
+
+async def gone(request: web.Request) -> web.Response:
+    raise errors.KazooError(
+        410, "API version 1 is not supported. Please upgrade your code to use version 2.", {})
+
+
+def v2_routes(app: web.Application) -> None:
+    acct = "/accounts/{account_id}"
+    r = app.router
+    r.add_route("*", "/user_auth", endpoint(("PUT",), user_auth, authenticated=False))
+    r.add_route("*", "/api_auth", endpoint(("PUT",), api_auth, authenticated=False))
+    r.add_route("*", "/token_auth", endpoint(("GET", "DELETE"), token_auth))
+    r.add_route("*", "/channels", endpoint(("GET",), system_channels))
+    r.add_route("*", "/channels/{uuid}", endpoint(ANY, unknown))
+    r.add_route("*", f"{acct}/channels", endpoint(("GET",), account_channels, account=True))
+    r.add_route("*", f"{acct}/channels/{{uuid}}",
+                endpoint(("GET", "PUT", "POST"), channel, account=True))
+    r.add_route("*", f"{acct}/users/{{user_id}}/channels",
+                endpoint(("GET",), user_channels, account=True))
+    r.add_route("*", f"{acct}/devices/{{device_id}}/channels",
+                endpoint(("GET",), device_channels, account=True))
+    r.add_route("*", acct, endpoint(ANY, unknown, account=True))
+    r.add_route("*", f"{acct}/{{tail:.*}}", endpoint(ANY, unknown, account=True))
+    r.add_route("*", "", endpoint(ANY, unknown))
+    r.add_route("*", "/{tail:.*}", endpoint(ANY, unknown))
+
+
+def v1_routes(app: web.Application) -> None:
+    app.router.add_route("*", "", gone)
+    app.router.add_route("*", "/{tail:.*}", gone)

@@ -1,0 +1,147 @@
+"""Who is calling: the MOR hash (`sha1(values + API Secret Key)`), logins, and v2 JWTs.
+
+The key is the caller owner's: the nearest `mor_api_secret` up the account tree (a reseller's own
+key), else the admin's `api_secret`. Comparisons are constant-time so a hash cannot be guessed
+byte by byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+
+import jwt
+from aiohttp import BasicAuth, web
+
+from gateway.context import Gateway
+from gateway.directory import User
+
+from .errors import FilterError, MethodError, RestError
+from .settings import MorSettings
+
+TOKEN_TTL = 15 * 60  # X19: access tokens live 15 minutes
+ISSUER = "Flash Calls API"  # what MOR's own tokens carry in `iss`
+ACCESS_DENIED = "Access Denied"
+
+
+def sha1_hex(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8"))
+
+
+def api_keys(gw: Gateway, opts: MorSettings, user: User) -> list[str]:
+    """The keys a user may sign with: its owner's, plus the admin's for resellers' users when
+    the admin allows that (MOR X8 `compare_system_and_hashes`)."""
+    directory = gw.directory
+    for account_id in (user.account, *directory.ancestors(user.account)):
+        acc = directory.account(account_id)
+        if acc is not None and acc.mor_api_secret:
+            keys = [acc.mor_api_secret]
+            if opts.resellers_accept_admin_key and opts.api_secret:
+                keys.append(opts.api_secret)
+            return keys
+    return [opts.api_secret] if opts.api_secret else []
+
+
+def hash_matches(opts: MorSettings, given: str, values: Sequence[str], keys: Sequence[str]
+                 ) -> bool:
+    """Exactly 40 lower-case hex of `sha1(values + key)`; with `lenient_hash` also
+    `sha1(key)`, the form the wiki's own example uses."""
+    if len(given) != 40:
+        return False
+    joined = "".join(values)
+    ok = False
+    for key in keys:
+        ok |= _same(given, sha1_hex(joined + key))
+        if opts.lenient_hash:
+            ok |= _same(given, sha1_hex(key))
+    return ok
+
+
+def find_users(gw: Gateway, login: str) -> list[User]:
+    """By username; by e-mail as MOR's "Allow login by email" does when no username fits."""
+    if not login:
+        return []
+    found = gw.directory.users_by_username(login)
+    if not found and "@" in login:
+        found = [u for u in gw.directory.users.values()
+                 if u.email and u.email.lower() == login.lower()]
+    return found
+
+
+def authenticate(gw: Gateway, opts: MorSettings, params: dict[str, str],
+                 hashed: Sequence[str]) -> User:
+    """MOR's before-filters for a hash-protected method: unknown user -> `Access Denied` (the
+    method answers), no key -> `API must have Secret Key`, bad hash -> `Incorrect hash`."""
+    users = find_users(gw, params.get("u", ""))
+    if not users:
+        raise MethodError(ACCESS_DENIED)
+    if opts.disable_hash_checking:
+        if len(users) > 1:
+            raise MethodError(ACCESS_DENIED)
+        return users[0]
+    given = params.get("hash", "")
+    values = [params.get(name, "") for name in hashed]
+    keyless = 0
+    for user in users:
+        keys = api_keys(gw, opts, user)
+        if not keys:
+            keyless += 1
+            continue
+        if hash_matches(opts, given, values, keys):
+            return user
+    if keyless == len(users):
+        raise FilterError("API must have Secret Key")
+    raise FilterError("Incorrect hash")
+
+
+def check_password(user: User, password: str) -> bool:
+    return bool(user.password) and _same(password, user.password)
+
+
+# ------------------------------------------------------------------------------ v2 (JWT)
+
+
+def issue_token(gw: Gateway, user: User) -> tuple[str, int]:
+    now = int(time.time())
+    devices = ",".join(str(d.number) for d in gw.directory.devices_of_owner(user.id))
+    claims = {"assigned_devices": devices, "exp": now + TOKEN_TTL, "iat": now, "iss": ISSUER,
+              "sub": user.username, "uid": user.id}
+    return jwt.encode(claims, gw.settings.gateway.token_secret, algorithm="HS256"), now + TOKEN_TTL
+
+
+def basic_login(gw: Gateway, request: web.Request) -> User:
+    header = request.headers.get("Authorization", "")
+    try:
+        creds = BasicAuth.decode(header) if header else None
+    except ValueError:
+        creds = None
+    if creds is not None:
+        for user in find_users(gw, creds.login):
+            if check_password(user, creds.password):
+                return user
+    raise RestError(401, "Invalid username or password",
+                    {"WWW-Authenticate": 'Basic realm="MOR API"'})
+
+
+def bearer_user(gw: Gateway, request: web.Request) -> User:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise RestError(401, "Authorization token is missing")
+    try:
+        claims = jwt.decode(token.strip(), gw.settings.gateway.token_secret,
+                            algorithms=["HS256"], issuer=ISSUER,
+                            options={"require": ["exp", "iat", "sub", "uid"]})
+    except jwt.ExpiredSignatureError:
+        raise RestError(401, "Authorization token has expired") from None
+    except jwt.PyJWTError:
+        raise RestError(401, "Authorization token is invalid") from None
+    user = gw.directory.user(str(claims["uid"]))
+    if user is None or user.username != claims["sub"]:
+        raise RestError(401, "Authorization token is invalid")
+    return user

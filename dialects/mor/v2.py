@@ -1,0 +1,108 @@
+"""MOR X18's REST service under `/billing/api/v2`: Basic login to a 15-minute JWT, then DELETE
+active calls by their `active_calls_get` id (or all of them), scoped like the XML API.
+
+It is JSON and uses real HTTP statuses; MOR says global API settings do not apply to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import web
+
+from gateway.context import GATEWAY, Gateway
+from gateway.control import CommandError, NotFound, Unavailable
+
+from . import calls
+from .auth import TOKEN_TTL, basic_login, bearer_user, issue_token
+from .errors import RestError
+from .routes import call_ids, visible_calls
+from .scope import Scope
+
+NOT_FOUND = "Active call was not found"
+
+
+def _gw(request: web.Request) -> Gateway:
+    gw = request.app[GATEWAY]
+    if not gw.settings.dialect("mor").rest_api:
+        raise RestError(404, "Not found")
+    return gw
+
+
+def _now_text() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def login(request: web.Request) -> web.Response:
+    gw = _gw(request)
+    user = basic_login(gw, request)
+    token, expires = issue_token(gw, user)
+    return web.json_response({"token": token, "token_type": "Bearer",
+                              "expires_in": TOKEN_TTL, "expires_at": expires})
+
+
+async def _hang_up(gw: Gateway, call: calls.Call) -> None:
+    """The A-leg takes its bridged B-leg with it; if it is already gone, the B-leg."""
+    try:
+        await gw.control.hangup(call.a.id)
+    except NotFound:
+        if call.b is None:
+            raise
+        await gw.control.hangup(call.b.id)
+
+
+def _failure(exc: CommandError) -> RestError:
+    if isinstance(exc, NotFound):
+        return RestError(404, NOT_FOUND)
+    if isinstance(exc, Unavailable):
+        return RestError(503, "Switch is not available")
+    return RestError(502, "Call could not be hung up")
+
+
+async def drop_one(request: web.Request) -> web.Response:
+    gw = _gw(request)
+    user = bearer_user(gw, request)
+    raw = request.match_info["id"]
+    n = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+    key = call_ids(gw).key_for(n) if n is not None else None
+    legs = calls.legs_of(gw.store, key) if key else []
+    if not legs or not Scope(gw, user).sees_any(legs):
+        raise RestError(404, NOT_FOUND)  # another tenant's call does not exist for you
+    try:
+        await _hang_up(gw, calls.make_call(key or "", legs, gw.store))
+    except CommandError as exc:
+        raise _failure(exc) from None
+    return web.json_response({"status": "hung_up", "hung_up_call": n,
+                              "hung_up_at": _now_text()})
+
+
+async def drop_all(request: web.Request) -> web.Response:
+    gw = _gw(request)
+    user = bearer_user(gw, request)
+    opts = gw.settings.dialect("mor")
+    found = visible_calls(gw, opts, Scope(gw, user), now=time.time())
+    results = await asyncio.gather(*(_hang_up(gw, c) for _, c in found),
+                                   return_exceptions=True)
+    done = [n for (n, _), r in zip(found, results, strict=True) if r is None]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    for r in failed:
+        if not isinstance(r, CommandError):
+            raise r
+    if failed and not done:
+        raise _failure(failed[0])  # type: ignore[arg-type]
+    return web.json_response({"status": "hung_up", "hung_up_calls": len(done),
+                              "hung_up_call_ids": done, "hung_up_at": _now_text()})
+
+
+async def not_found(request: web.Request) -> web.Response:
+    _gw(request)
+    raise RestError(404, "Not found")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v2/authentication/login", login)
+    app.router.add_delete("/v2/active_calls/{id}", drop_one)
+    app.router.add_delete("/v2/active_calls", drop_all)
+    app.router.add_delete("/v2/active_calls/", drop_all)
+    app.router.add_route("*", "/v2/{tail:.*}", not_found)

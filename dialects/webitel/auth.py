@@ -1,0 +1,144 @@
+"""Who is calling: `/login` credentials, the `/api/v2` token guard (the engine's 2017 order of
+checks, each with its own body) and `/api/v1` Basic auth for root.
+
+A Webitel login is `root` (the first superduper_admin user, with that user's password) or
+`<username>@<realm of the user's account>`; the realm is the Webitel domain, i.e. the tenant.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from gateway.config import UserSettings
+from gateway.context import GATEWAY
+from gateway.directory import Directory
+
+from .acl import ROOT, role_for
+from .body import body_of
+from .errors import CredentialsError, Handler, WebitelError
+from .sessions import BadToken, Session, Sessions, now_ms
+
+PRINCIPAL = "webitel.principal"
+SESSIONS = "webitel.sessions"
+
+
+def sessions_of(request: web.Request) -> Sessions:
+    return request.app[GATEWAY].extras[SESSIONS]
+
+
+def _first(value: Any) -> str:
+    """A credential as a string; a repeated query key or a JSON non-string is not one."""
+    return value if isinstance(value, str) else ""
+
+
+def credentials(request: web.Request) -> tuple[str, str]:
+    """(token, key) from body, then query, then headers: the engine's order."""
+    body, query = body_of(request), request.query
+    token = (_first(body.get("access_token")) or query.get("access_token", "")
+             or request.headers.get("X-Access-Token", ""))
+    key = (_first(body.get("x_key")) or query.get("x_key", "")
+           or request.headers.get("X-Key", ""))
+    return token, key
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _password_ok(user: UserSettings | None, password: Any) -> bool:
+    if user is None or not user.password or not isinstance(password, str):
+        return False
+    return same(user.password, password)
+
+
+def root_user(directory: Directory) -> UserSettings | None:
+    supers = directory.superduper_users()
+    return supers[0] if supers else None
+
+
+def login(request: web.Request) -> Session:
+    gw = request.app[GATEWAY]
+    body = body_of(request)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not username:
+        raise CredentialsError
+    directory = gw.directory
+    sessions = sessions_of(request)
+    if username == "root":
+        if not _password_ok(root_user(directory), password):
+            raise WebitelError(401, "secret incorrect")
+        return sessions.issue(ROOT.token_acl, username="root", domain="", account_id="",
+                              role_name=ROOT.name, role=ROOT.value, acl=ROOT.acl)
+    name, _, realm = username.partition("@")
+    account = directory.account_by_realm(realm) if name and realm else None
+    user = directory.user_in_account(account.id, name) if account is not None else None
+    if account is None or user is None:
+        raise WebitelError(401, "-ERR User not found\n")
+    if not _password_ok(user, password):
+        raise WebitelError(401, "secret incorrect")
+    role = role_for(user.role)
+    if role.name == "root":  # a superduper admin is system-wide whichever login it uses
+        return sessions.issue(role.token_acl, username=username, domain="", account_id="",
+                              role_name=role.name, role=role.value, acl=role.acl)
+    return sessions.issue(role.token_acl, username=username, domain=account.realm,
+                          account_id=account.id, role_name=role.name, role=role.value,
+                          acl=role.acl)
+
+
+def authenticate_v2(request: web.Request) -> Session:
+    """The 2017 guard: each failing step answers its own documented body."""
+    token, key = credentials(request)
+    if not token:
+        raise WebitelError(401, "Invalid token")
+    sessions = sessions_of(request)
+    try:
+        claims = sessions.decode(token)
+    except BadToken:
+        raise WebitelError(401, "Invalid token") from None
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool) and exp <= now_ms():
+        status = request.app[GATEWAY].settings.dialect("webitel").expired_status
+        raise WebitelError(status, "Token Expired")
+    if claims.get("v") == 2 and claims.get("t") == "domain":
+        raise WebitelError(401, "Not found token")  # no domain tokens are ever issued here
+    if not key:
+        raise WebitelError(401, "Invalid Token or Key")
+    session = sessions.get(key)
+    if session is None or not same(session.token, token):
+        raise WebitelError(401, "Invalid User")
+    return session
+
+
+def authenticate_v1(request: web.Request) -> Session:
+    """HTTP Basic `root:<root password>`; the principal is root."""
+    gw = request.app[GATEWAY]
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    user, sep, password = decoded.partition(":")
+    if (scheme.lower() != "basic" or not sep or user != "root"
+            or not _password_ok(root_user(gw.directory), password)):
+        raise WebitelError(401, "Invalid credentials")
+    return Session(key="", username="root", domain="", account_id="", role_name=ROOT.name,
+                   role=ROOT.value, acl=ROOT.acl, expires=0, token="")
+
+
+@web.middleware
+async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    if path.startswith("/api/v2/") or path == "/api/v2":
+        request[PRINCIPAL] = authenticate_v2(request)
+    elif path.startswith("/api/v1/") or path == "/api/v1":
+        request[PRINCIPAL] = authenticate_v1(request)
+    return await handler(request)
+
+
+def principal(request: web.Request) -> Session:
+    return request[PRINCIPAL]

@@ -1,0 +1,113 @@
+"""Webitel sessions: an X-Key selects a server-side session whose token must equal the presented
+one, so a stolen-but-logged-out token is worthless and a user may hold several sessions.
+
+Tokens are HS256 JWTs shaped like the engine's (jwt-simple): header `{"typ":"JWT","alg":"HS256"}`
+in that order, payload `{"exp": <ms>, "acl": {...}}`. `exp` is milliseconds, so PyJWT's own
+expiry check (seconds) is disabled and ours applies.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+HEADER = {"typ": "JWT", "alg": "HS256"}
+#: Sessions one login may hold; the oldest goes first, so repeated logins cannot fill memory.
+MAX_PER_USER = 100
+
+
+@dataclass(slots=True)
+class Session:
+    key: str
+    username: str  # the login exactly as sent ("root", "alice@acme.example.com")
+    domain: str  # "" for system-wide principals
+    account_id: str  # the domain's account ("" for root)
+    role_name: str
+    role: int
+    acl: dict[str, list[str]]
+    expires: int  # ms since epoch
+    token: str
+
+    def login_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"key": self.key}
+        if self.domain:
+            body["domain"] = self.domain
+        body.update(username=self.username, expires=self.expires, token=self.token,
+                    role=self.role, roleName=self.role_name, acl=self.acl)
+        return body
+
+    def whoami_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"acl": self.acl, "id": self.username}
+        if self.domain:
+            body["domain"] = self.domain
+        body.update(roleName=self.role_name, expires=self.expires)
+        return body
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class BadToken(Exception):
+    """Malformed, forged, or signed with anything but HS256."""
+
+
+class Sessions:
+    """Sessions by key; kept in `gw.extras["webitel.sessions"]`."""
+
+    def __init__(self, secret: str, days: int) -> None:
+        self._secret = secret
+        self._ttl_ms = days * 86_400_000
+        self._by_key: dict[str, Session] = {}
+        self._by_user: dict[str, list[str]] = {}
+        self._last_exp = 0
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def issue(self, token_acl: dict[str, list[str]], **fields: Any) -> Session:
+        # the payload holds nothing but exp and acl, so a distinct exp per session keeps
+        # two logins in the same millisecond from sharing one token
+        expires = self._last_exp = max(now_ms() + self._ttl_ms, self._last_exp + 1)
+        token = jwt.encode({"exp": expires, "acl": token_acl}, self._secret, algorithm="HS256",
+                           headers=HEADER, sort_headers=False)
+        session = Session(key=str(uuid.uuid4()), expires=expires, token=token, **fields)
+        self._by_key[session.key] = session
+        owner = session.username.lower()
+        keys = [k for k in self._by_user.get(owner, ()) if k in self._by_key]
+        keys.append(session.key)
+        for old in keys[:-MAX_PER_USER]:
+            del self._by_key[old]
+        self._by_user[owner] = keys[-MAX_PER_USER:]
+        return session
+
+    def decode(self, token: str) -> dict[str, Any]:
+        try:
+            claims = jwt.decode(token, self._secret, algorithms=["HS256"],
+                                options={"verify_exp": False, "verify_iat": False,
+                                         "verify_nbf": False})
+        except jwt.PyJWTError:
+            raise BadToken from None
+        if not isinstance(claims, dict):
+            raise BadToken
+        return claims
+
+    def get(self, key: str) -> Session | None:
+        return self._by_key.get(key)
+
+    def remove(self, key: str) -> None:
+        """Drop the session and, as the engine did, every expired one."""
+        self._by_key.pop(key, None)
+        now = now_ms()
+        for k in [k for k, s in self._by_key.items() if s.expires <= now]:
+            del self._by_key[k]
+        for user in list(self._by_user):
+            keys = [k for k in self._by_user[user] if k in self._by_key]
+            if keys:
+                self._by_user[user] = keys
+            else:
+                del self._by_user[user]

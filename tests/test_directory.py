@@ -1,0 +1,97 @@
+"""Attribution rules, one test each, and the account tree behind every tenancy decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config import load
+from gateway.demo import DEMO_CONFIG
+from gateway.directory import Directory
+from gateway.model import Channel
+
+ROOT = "a0000000000000000000000000000001"
+RESELLER = "a0000000000000000000000000000002"
+ACME = "a0000000000000000000000000000003"
+BETA = "a0000000000000000000000000000004"
+GAMMA = "a0000000000000000000000000000005"
+ALICE = "b0000000000000000000000000000003"
+BOB = "b0000000000000000000000000000004"
+ERIN = "b0000000000000000000000000000007"
+
+
+@pytest.fixture(scope="module")
+def d() -> Directory:
+    return Directory(load(DEMO_CONFIG))
+
+
+def _attr(d: Directory, **kw: object) -> Channel:
+    ch = Channel(id="x", node="fs1", **kw)  # type: ignore[arg-type]
+    d.attribute(ch)
+    return ch
+
+
+def test_tree(d: Directory) -> None:
+    assert d.descendants(ROOT) == {RESELLER, ACME, BETA, GAMMA}
+    assert d.descendants(RESELLER) == {ACME, BETA}
+    assert d.ancestors(ACME) == [RESELLER, ROOT]
+    assert d.is_within(ACME, RESELLER) and d.is_within(ACME, ACME)
+    assert not d.is_within(RESELLER, ACME) and not d.is_within(BETA, ACME)
+    assert d.is_reseller(RESELLER) and not d.is_reseller(ACME)
+    assert d.reseller_of(ACME).id == RESELLER
+
+
+def test_explicit_variables_win(d: Directory) -> None:
+    ch = _attr(d, username="201", realm="acme.example.com",
+               variables={"callgate_account_id": BETA, "callgate_owner_id": ERIN})
+    assert (ch.account_id, ch.owner_id, ch.authorizing_id) == (BETA, ERIN, "")
+
+
+def test_kazoo_ccvs(d: Directory) -> None:
+    ch = _attr(d, variables={"ecallmgr_Account-ID": ACME,
+                             "ecallmgr_Authorizing-ID": "d0000000000000000000000000000202"})
+    assert (ch.account_id, ch.owner_id) == (ACME, BOB)
+    assert (ch.authorizing_id, ch.authorizing_type) == ("d0000000000000000000000000000202",
+                                                        "device")
+
+
+def test_unknown_account_variable_grants_nothing(d: Directory) -> None:
+    ch = _attr(d, variables={"callgate_account_id": "f" * 32})
+    assert ch.account_id == ""
+
+
+def test_device_variable_cannot_cross_tenants(d: Directory) -> None:
+    # says Beta, but names Acme's device: the device must not drag Acme's owner into Beta
+    ch = _attr(d, variables={"callgate_account_id": BETA,
+                             "callgate_device_id": "d0000000000000000000000000000201"})
+    assert ch.account_id == BETA and ch.owner_id == "" and ch.authorizing_id == ""
+
+
+def test_sip_username_and_realm(d: Directory) -> None:
+    ch = _attr(d, username="201", realm="acme.example.com")
+    assert (ch.account_id, ch.owner_id, ch.authorizing_id) == (
+        ACME, ALICE, "d0000000000000000000000000000201")
+    # the same username in another realm is not Acme's phone
+    other = _attr(d, username="201", realm="beta.example.com")
+    assert other.account_id == BETA and other.authorizing_id == ""
+
+
+def test_sip_username_without_realm_only_when_unambiguous(d: Directory) -> None:
+    assert _attr(d, username="401").account_id == GAMMA  # Asterisk: PJSIP/401-...
+    assert _attr(d, username="999").account_id == ""
+
+
+def test_dialed_did(d: Directory) -> None:
+    ch = _attr(d, destination="37052000001", gateway="carrier1")
+    assert (ch.account_id, ch.authorizing_id) == (BETA, "d0000000000000000000000000000301")
+    assert _attr(d, destination="+37052000000").account_id == ACME
+
+
+def test_dialed_extension_in_realm(d: Directory) -> None:
+    ch = _attr(d, realm="acme.example.com", destination="202")
+    assert (ch.account_id, ch.owner_id) == (ACME, BOB)
+
+
+def test_accountcode_last(d: Directory) -> None:
+    assert _attr(d, accountcode=GAMMA).account_id == GAMMA
+    assert _attr(d, accountcode="5").account_id == GAMMA
+    assert _attr(d, accountcode="nobody").account_id == ""
