@@ -15,6 +15,7 @@ win over it (store resync bookkeeping). Choices where AMI has no direct equivale
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -25,6 +26,7 @@ from panoramisk.message import Message
 
 from gateway.config import BackendSettings
 from gateway.control import (
+    CommandError,
     Endpoint,
     InvalidArgument,
     NotFound,
@@ -33,6 +35,8 @@ from gateway.control import (
     Result,
     Unavailable,
     Unsupported,
+    recording_file,
+    safe_path,
 )
 from gateway.logs import brief
 from gateway.model import Channel
@@ -48,6 +52,7 @@ _NOT_FOUND = ("no such channel", "does not exist", "channel not found")
 _TOKEN = re.compile(r"^[A-Za-z0-9_+*#.@:=-]+$")
 _DTMF = re.compile(r"^[0-9A-Da-d*#]+$")
 _VAR_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+MIXMONITOR_ID_VAR = "CALLGATE_MIXMONITOR_ID"  # MixMonitor i(): the reply then carries the id
 _SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
 #: OriginateResponse `Reason` (the last control frame seen) -> Q.850 cause name.
 ORIGINATE_REASONS = {
@@ -100,6 +105,9 @@ class AsteriskBackend(SwitchBackend):
         self.mapper = AmiMapper(settings.name, store)
         self._ami: AmiSession | None = None
         self._held: dict[str, str] = {}  # holder id -> partner id parked in music on hold
+        # channel id -> (file, MixMonitorID or "", time-limit stop timer or None)
+        self._mixmonitors: dict[str, tuple[str, str, asyncio.TimerHandle | None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self.last_resync: tuple[int, int, int] = (0, 0, 0)
 
     # ------------------------------------------------------------ connection
@@ -119,6 +127,13 @@ class AsteriskBackend(SwitchBackend):
         self._held = {k: v for k, v in self._held.items() if k in self.store}
         self.ready.set()
         await ami.wait_closed()
+
+    async def stop(self) -> None:
+        for channel_id in list(self._mixmonitors):
+            self._forget_mixmonitor(channel_id)
+        for task in list(self._tasks):
+            task.cancel()
+        await super().stop()
 
     def _on_event(self, msg: Message) -> None:
         try:
@@ -272,6 +287,76 @@ class AsteriskBackend(SwitchBackend):
         return await self.originate(listener, "", variables=variables, channel_id=channel_id,
                                     application="PickupChan",
                                     application_data=_channel_name(target))
+
+    async def record(self, channel: Channel, action: str = "start", *, path: str | None = None,
+                     time_limit: int | None = None) -> Result:
+        """`MixMonitor` (both directions mixed, format from the extension; a relative file goes
+        to Asterisk's monitor directory) and `StopMixMonitor`. Option `i(<var>)` is what makes
+        Asterisk report the MixMonitorID, which the stop then names so it ends this recording
+        and not another one on the channel. MixMonitor has no duration option: `time_limit` is
+        a timer here that sends the StopMixMonitor."""
+        if action not in ("start", "stop"):
+            raise InvalidArgument(f"bad record action {action[:20]!r}")
+        if path is not None and not safe_path(path):
+            raise InvalidArgument("bad recording path")
+        name = _channel_name(channel)
+        for gone in [k for k in self._mixmonitors if k not in self.store]:
+            self._forget_mixmonitor(gone)
+        if action == "stop":
+            file, mixmonitor_id, _timer = self._mixmonitors.get(channel.id, ("", "", None))
+            fields = {"Action": "StopMixMonitor", "Channel": name}
+            if mixmonitor_id and path in (None, file):
+                fields["MixMonitorID"] = mixmonitor_id
+            result = await self._do(fields)
+            if path in (None, file):
+                self._forget_mixmonitor(channel.id)
+            result.extra["path"] = path or file
+            return result
+        if path is None:
+            path = recording_file(self.settings.recordings_dir, channel.id)
+        reply = await self.action({"Action": "MixMonitor", "Channel": name, "File": path,
+                                   "Options": f"i({MIXMONITOR_ID_VAR})"})
+        result = classify(reply)
+        first = reply[0] if isinstance(reply, list) else reply
+        mixmonitor_id = clean(first.get("MixMonitorID"))
+        timer = None
+        if time_limit:
+            timer = asyncio.get_running_loop().call_later(
+                time_limit, self._time_up, channel, mixmonitor_id)
+        self._forget_mixmonitor(channel.id)
+        self._mixmonitors[channel.id] = (path, mixmonitor_id, timer)
+        result.extra["path"] = path
+        if mixmonitor_id:
+            result.extra["mixmonitor_id"] = mixmonitor_id
+        return result
+
+    def _forget_mixmonitor(self, channel_id: str) -> None:
+        _file, _id, timer = self._mixmonitors.pop(channel_id, ("", "", None))
+        if timer is not None:
+            timer.cancel()
+
+    def _time_up(self, channel: Channel, mixmonitor_id: str) -> None:
+        """A recording's time limit: stop it, unless the call (or the connection) went first."""
+        entry = self._mixmonitors.get(channel.id)
+        if entry is None or entry[1] != mixmonitor_id:
+            return
+        self._mixmonitors.pop(channel.id, None)
+        if channel.id not in self.store:
+            return
+
+        async def stop() -> None:
+            fields = {"Action": "StopMixMonitor", "Channel": _channel_name(channel)}
+            if mixmonitor_id:
+                fields["MixMonitorID"] = mixmonitor_id
+            try:
+                await self._do(fields)
+            except CommandError as exc:  # the call ended meanwhile, or the switch is away
+                log.info("%s: time limit: could not stop recording %s: %s", self.name,
+                         entry[0], exc.reply or exc.message)
+
+        task = asyncio.get_running_loop().create_task(stop())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def dialstring(self, endpoint: Endpoint) -> str:
         """device -> its PJSIP endpoint; extension/number -> a Local channel into the dialplan,

@@ -25,6 +25,8 @@ from gateway.control import (
     Rejected,
     Result,
     Unavailable,
+    recording_file,
+    safe_path,
 )
 from gateway.logs import brief
 from gateway.model import Channel
@@ -37,7 +39,7 @@ from .fs_mapping import EVENTS, FsMapper, merge_dump, parse_show_channels, row_t
 
 log = logging.getLogger("callgate.freeswitch")
 
-_NOT_FOUND = ("no such channel", "invalid uuid", "invalid session id")
+_NOT_FOUND = ("no such channel", "invalid uuid", "invalid session id", "cannot locate session")
 _TOKEN = re.compile(r"^[A-Za-z0-9_+*#.@:/=-]+$")  # one ESL argument: no spaces, no braces
 _DTMF = re.compile(r"^[0-9A-Da-d*#wW]+$")
 _UUID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -251,6 +253,28 @@ class FreeSwitchBackend(SwitchBackend):
         return await self.originate(listener, "", variables=variables, channel_id=channel_id,
                                     application="intercept",
                                     application_data=_uuid_arg(target.id))
+
+    async def record(self, channel: Channel, action: str = "start", *, path: str | None = None,
+                     time_limit: int | None = None) -> Result:
+        """`uuid_record <uuid> start <path> [<limit>]` (mixed, both directions; the format
+        follows the extension). A stop needs a path: without one, `stop all` ends every
+        recording of the channel, the only safe guess."""
+        if action not in ("start", "stop"):
+            raise InvalidArgument(f"bad record action {action[:20]!r}")
+        if path is not None and not safe_path(path):
+            raise InvalidArgument("bad recording path")
+        uid = _uuid_arg(channel.id)
+        if action == "stop":
+            target = path or "all"
+            result = await self._api(f"uuid_record {uid} stop {target}")
+            result.extra["path"] = path or ""
+            return result
+        if path is None:
+            path = recording_file(self.settings.recordings_dir, uid)
+        limit = f" {int(time_limit)}" if time_limit else ""
+        result = await self._api(f"uuid_record {uid} start {path}{limit}")
+        result.extra["path"] = path
+        return result
 
     def dialstring(self, endpoint: Endpoint) -> str:
         """device -> the registered phone (`user/`), extension/number -> the switch's own

@@ -51,13 +51,22 @@ async def _record(calls: int) -> bytes:
     await frames(1)
     writer.write(b"event json ALL\n\n")
     await frames(1)
-    sent = await sim.blast(calls)
     parser = FrameParser()
     count = 0
-    while count < sent:
-        data = await reader.read(1 << 20)
-        buf += data
-        count += sum(1 for m in parser.feed(data) if m.content_type == "text/event-json")
+    sent: int | None = None
+
+    async def drain() -> None:
+        nonlocal count
+        while sent is None or count < sent:
+            data = await reader.read(1 << 20)
+            buf.extend(data)
+            count += sum(1 for m in parser.feed(data) if m.content_type == "text/event-json")
+            if sent is not None and count >= sent:
+                break
+
+    task = asyncio.create_task(drain())
+    sent = await sim.blast(calls)
+    await asyncio.wait_for(task, 60)
     writer.close()
     await sim.stop()
     return bytes(buf)

@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .control import safe_path
+
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 ROLES = ("superduper_admin", "reseller", "admin", "user", "agent")
 BACKEND_TYPES = ("freeswitch", "asterisk")
 KNOWN_DIALECTS = ("kazoo", "webitel", "mor", "callflow")
 _MISSING: Any = object()
+FS_RECORDINGS_DIR = "/var/lib/callgate/recordings"
 
 
 class ConfigError(Exception):
@@ -205,6 +208,9 @@ class BackendSettings:
     context: str = "default"
     hold_context: str = "default"  # Asterisk: where the music-on-hold extension lives
     hold_extension: str = "moh"
+    # where recordings go when a command names no file; "" = the switch's own default (Asterisk:
+    # its monitor directory; FreeSWITCH: relative to its working directory)
+    recordings_dir: str = ""
     command_timeout: float = 5.0
     connect_timeout: float = 3.0
     backoff_initial: float = 0.5
@@ -280,6 +286,8 @@ class DemoSwitch:
     calls_per_second: float = 0.5
     hold_time: float = 40.0
     max_calls: int = 12
+    dids: tuple[str, ...] = ()  # inbound callers wait on these (reception / queue traffic)
+    reception_every: float = 15.0  # seconds between two waiting inbound callers
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,12 +378,17 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
             context=b.str("context", "default"),
             hold_context=b.str("hold_context", "default"),
             hold_extension=b.str("hold_extension", "moh"),
+            recordings_dir=b.str("recordings_dir", FS_RECORDINGS_DIR if is_fs else ""),
             command_timeout=b.float("command_timeout", 5.0, minimum=0.01),
             connect_timeout=b.float("connect_timeout", 3.0, minimum=0.01),
             backoff_initial=b.float("backoff_initial", 0.5, minimum=0.01),
             backoff_max=b.float("backoff_max", 30.0, minimum=0.01),
             ping_interval=b.float("ping_interval", 10.0, minimum=0.05),
         ))
+        rec_dir = backends[-1].recordings_dir
+        if rec_dir and not safe_path(rec_dir, directory=True):
+            b.error("recordings_dir", f"not a safe path {_show(rec_dir)} (letters, digits, "
+                    "_.+@=- and / only, no ..)")
         if is_fs and not backends[-1].password:
             b.error("password", "required (or password_env)")
         if kind == "asterisk" and not (backends[-1].username and backends[-1].secret):
@@ -482,6 +495,7 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
             backend=s.str("backend"), extensions=s.strings("extensions"),
             gateways=s.strings("gateways"), calls_per_second=s.float("calls_per_second", 0.5),
             hold_time=s.float("hold_time", 40.0), max_calls=s.int("max_calls", 12, minimum=1),
+            dids=s.strings("dids"), reception_every=s.float("reception_every", 15.0, minimum=0.1),
         )
         if sw.backend not in backend_names:
             s.error("backend", f"unknown backend {_show(sw.backend)}")

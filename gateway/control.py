@@ -7,6 +7,9 @@ dialect renders those errors in its own platform's shape.
 
 from __future__ import annotations
 
+import posixpath
+import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -16,6 +19,31 @@ from .model import Channel
 if TYPE_CHECKING:
     from .directory import Directory
     from .store import ChannelStore
+
+
+#: A file path a switch may write to: absolute or relative, `/`-separated segments of letters,
+#: digits and `_.+@=-` only. No spaces, quotes, `${}` or control characters, which the switches
+#: would split on, expand or smuggle into the command line. `..` segments are refused apart.
+SAFE_PATH = re.compile(r"^/?[A-Za-z0-9_.+@=-]+(?:/[A-Za-z0-9_.+@=-]+)*$")
+RECORD_ACTIONS = ("start", "stop")
+
+
+def safe_path(path: str, *, directory: bool = False) -> bool:
+    """True for a path no switch can read as anything but one file name (or, with `directory`,
+    one directory, where a trailing `/` and `/` itself are allowed)."""
+    if directory:
+        if path == "/":
+            return True
+        path = path.removesuffix("/")
+    return (bool(SAFE_PATH.match(path)) and len(path) <= 1024
+            and ".." not in path.split("/"))
+
+
+def recording_file(directory: str, channel_id: str) -> str:
+    """The file a recording gets when the command names none: `<dir>/<channel id>-<unix
+    time>.wav`, or the bare name when `directory` is "" (the switch's own default place)."""
+    name = f"{channel_id}-{int(time.time())}.wav"
+    return posixpath.join(directory, name) if directory else name
 
 
 class CommandError(Exception):
@@ -121,6 +149,8 @@ class Backend(Protocol):
                         caller_id_name: str = "", variables: Mapping[str, str] | None = None,
                         channel_id: str | None = None, ring_timeout: float = 30.0,
                         application: str = "", application_data: str = "") -> Result: ...
+    async def record(self, channel: Channel, action: str = "start", *, path: str | None = None,
+                     time_limit: int | None = None) -> Result: ...
 
 
 class Control:
@@ -131,6 +161,9 @@ class Control:
         self.store = store
         self.backends = dict(backends)
         self.directory = directory
+        # channel id -> the file a recording started through this gateway writes, so a stop
+        # (or a toggle) without a path ends that recording; pruned as channels go
+        self.recordings: dict[str, str] = {}
 
     def channel(self, channel_id: str) -> Channel:
         ch = self.store.get(channel_id)
@@ -236,3 +269,33 @@ class Control:
             caller_id_name=caller_id_name, variables=variables, channel_id=channel_id,
             ring_timeout=ring_timeout, application=application, application_data=application_data,
         )
+
+    def recording(self, channel_id: str) -> str | None:
+        """The file of the recording this gateway started on the channel and has not stopped."""
+        return self.recordings.get(channel_id)
+
+    async def record(self, channel_id: str, action: str = "start", *, path: str | None = None,
+                     time_limit: int | None = None) -> Result:
+        """Start or stop recording the channel (both directions, mixed) to a file on the
+        switch; `extra["path"]` names it. Without `path` a start writes
+        `<recordings_dir>/<channel id>-<unix time>.wav` and a stop ends the recording started
+        here. Arguments are checked before anything reaches the switch."""
+        if action not in RECORD_ACTIONS:
+            raise InvalidArgument(f"bad record action {action[:20]!r}")
+        if path is not None and not safe_path(path):
+            raise InvalidArgument("bad recording path")
+        if time_limit is not None and (isinstance(time_limit, bool)
+                                       or not isinstance(time_limit, int) or time_limit <= 0):
+            raise InvalidArgument("bad recording time limit")
+        ch = self.channel(channel_id)
+        backend = self.backend_for(ch)
+        if action == "stop" and path is None:
+            path = self.recordings.get(ch.id)
+        result = await backend.record(ch, action, path=path, time_limit=time_limit)
+        for gone in [k for k in self.recordings if k not in self.store]:
+            del self.recordings[gone]
+        if action == "start":
+            self.recordings[ch.id] = result.extra.get("path", "")
+        elif path is None or self.recordings.get(ch.id) == path:
+            self.recordings.pop(ch.id, None)
+        return result

@@ -6,7 +6,10 @@ benchmarks, so what is demoed is what is tested.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,12 @@ class Switches:
 
     async def stop(self) -> None:
         for gen in self.traffic.values():
-            await gen.stop()
+            if isinstance(gen, asyncio.Task):
+                gen.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await gen
+            else:
+                await gen.stop()
         for sim in self.sims.values():
             await sim.stop()
 
@@ -83,16 +91,34 @@ async def start_switches(settings: Settings, *, traffic: bool = True,
             if traffic:
                 from simswitch.traffic import TrafficGenerator
 
-                externals = ["+447700900123", "+37060012345", "+4930123456", "+12025550143"]
                 gen = TrafficGenerator(
-                    sim, callers=list(sw.extensions) + externals[:2],
-                    callees=list(sw.extensions) + externals,
+                    sim, callers=list(sw.extensions), callees=list(sw.extensions),
+                    external_numbers=["+447700900123", "+37060012345", "+4930123456",
+                                      "+12025550143", "+639171234567"],
                     calls_per_second=sw.calls_per_second, hold_time=sw.hold_time,
                     max_calls=sw.max_calls,
                 )
                 gen.start()
                 switches.traffic[b.name] = gen
+                if sw.dids:
+                    switches.traffic[f"{b.name}-reception"] = asyncio.create_task(
+                        _reception(sim, sw.dids, sw.reception_every, sw.hold_time))
     except BaseException:
         await switches.stop()
         raise
     return dataclasses.replace(settings, backends=tuple(backends)), switches
+
+
+async def _reception(sim: Any, dids: tuple[str, ...], every: float, hold: float) -> None:
+    """Inbound callers who dial a DID and wait, answered and parked, for an agent (or hang up
+    after `hold` seconds): what call-flow-control desks pick up."""
+    waiting: list[str] = []
+    callers = itertools.cycle(["+37060011111", "+447700900456", "+4930765432", "+33145678901"])
+    for did in itertools.cycle(dids):
+        with contextlib.suppress(Exception):
+            waiting.append(await sim.place_call(next(callers), did, bridge=False,
+                                                answer_after=0.05))
+        await asyncio.sleep(every)
+        while len(waiting) * every > hold:
+            with contextlib.suppress(Exception):
+                await sim.hangup(waiting.pop(0))

@@ -191,7 +191,7 @@ class Directory:
         if dev is None and not account and ch.username:
             dev = self.device_by_sip(ch.username, ch.realm)
         if dev is None and not account:
-            target = self.did(ch.destination) if ch.destination else None
+            target = self._dialed_did(ch)
             if target is not None:
                 account = target.account
                 dev = self.devices.get(target.device) if target.device else None
@@ -223,6 +223,16 @@ class Directory:
         ch.authorizing_type = "device" if dev is not None else ""
         if vars_ and vars_.get(AGENT_VAR):
             ch.agent_id = vars_[AGENT_VAR]
+
+    def _dialed_did(self, ch: Channel) -> Did | None:
+        """The DID the caller dialed: the current destination, or the initial one, so a call
+        transferred onwards (to a queue, a phone) stays with the DID's account."""
+        if ch.destination:
+            did = self.did(ch.destination)
+            if did is not None:
+                return did
+        initial_dest = ch.initial[3] if len(ch.initial) > 3 else ""
+        return self.did(initial_dest) if initial_dest else None
 
     def _account_by_code(self, code: str) -> Account | None:
         if code in self.accounts:

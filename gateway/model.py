@@ -25,7 +25,7 @@ class State(StrEnum):
 #: Fields that feed attribution: a change to any of them re-attributes the channel.
 ATTRIBUTION_INPUTS = frozenset(
     {"variables", "username", "realm", "destination", "accountcode", "name", "call_id",
-     "other_leg"}
+     "other_leg", "initial"}
 )
 
 #: Fields the store indexes on, in the order of `ChannelStore` index names.

@@ -577,6 +577,40 @@ class AsteriskSimulator:
         s.ok(act, "Channel Hungup")
         self.model.hangup(ch, cause, soft=True)
 
+    async def _act_mixmonitor(self, s: AmiSession, act: Action) -> None:
+        """app_mixmonitor.c manager_mixmonitor: success carries no Message line."""
+        ch = self._action_channel(s, act)
+        if ch is None:
+            return
+        mid = self.model.mixmonitor_id(ch)
+        # option i(<var>) stores the id in <var>, and only then does the reply report it
+        m = re.search(r"i\(([^)]*)\)", act.get("Options"))
+        id_var = m.group(1) if m else ""
+        s.ok(act, None, *((("MixMonitorID", mid),) if id_var else ()))
+        self.model.mixmonitor_start(ch, act.get("File"), mid, id_var)
+
+    async def _act_stopmixmonitor(self, s: AmiSession, act: Action) -> None:
+        ch = self._action_channel(s, act)
+        if ch is None:
+            return
+        mid = self.model.mixmonitor_find(ch, act.get("MixMonitorID"))
+        if mid is None:
+            s.error(act, "Could not stop monitoring channel")
+            return
+        s.ok(act)
+        self.model.mixmonitor_stop(ch, mid)
+
+    def _action_channel(self, s: AmiSession, act: Action) -> Channel | None:
+        """The Channel header resolved, or the manager error already sent."""
+        name = act.get("Channel")
+        if not name:
+            s.error(act, "No channel specified")
+            return None
+        ch = self.model.find(name)
+        if ch is None:
+            s.error(act, "No such channel")
+        return ch
+
     async def _act_redirect(self, s: AmiSession, act: Action) -> None:
         name, extra_name = act.get("Channel"), act.get("ExtraChannel")
         if not name:

@@ -97,6 +97,7 @@ class Channel:
     on_up: list[Callable[[], None]] = field(default_factory=list)
     on_gone: list[Callable[[int], None]] = field(default_factory=list)
     spies: list[Channel] = field(default_factory=list)
+    mixmonitors: dict[str, str] = field(default_factory=dict)  # MixMonitor id -> file
     alive: bool = True
 
     def snapshot(self, prefix: str = "", channelvars: Iterable[str] = ()) -> Fields:
@@ -489,6 +490,30 @@ class AsteriskModel:
         self.chan_event("Unhold", ch)
         for p in self.peers(ch):
             self.chan_event("MusicOnHoldStop", p)
+
+    @staticmethod
+    def mixmonitor_id(ch: Channel) -> str:
+        """An id shaped like the pointer app_mixmonitor prints."""
+        return f"0x{id(ch) & 0xffffffffffff:x}{len(ch.mixmonitors):02x}"
+
+    def mixmonitor_start(self, ch: Channel, file: str, mid: str, id_var: str = "") -> None:
+        """MixMonitor(): MIXMONITOR_FILENAME (and the i() variable) set, then MixMonitorStart."""
+        ch.mixmonitors[mid] = file
+        self.set_var(ch, "MIXMONITOR_FILENAME", file)
+        if id_var:
+            self.set_var(ch, id_var, mid)
+        self.chan_event("MixMonitorStart", ch)
+
+    @staticmethod
+    def mixmonitor_find(ch: Channel, mid: str = "") -> str | None:
+        """The id StopMixMonitor acts on: the given one, else the first running one."""
+        if mid:
+            return mid if mid in ch.mixmonitors else None
+        return next(iter(ch.mixmonitors), None)
+
+    def mixmonitor_stop(self, ch: Channel, mid: str) -> None:
+        if ch.mixmonitors.pop(mid, None) is not None:
+            self.chan_event("MixMonitorStop", ch)
 
     def park(self, ch: Channel, *, lot: str = "default", timeout: int | None = None,
              parker: Channel | None = None) -> int:

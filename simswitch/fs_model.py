@@ -62,6 +62,9 @@ CALLING = {
     "CHANNEL_UNPARK": ("switch_ivr.c", "switch_ivr_park", "1213"),
     "DTMF": ("switch_channel.c", "switch_channel_dequeue_dtmf", "678"),
     "HEARTBEAT": ("switch_core.c", "send_heartbeat", "95"),
+    # Not in the captures: file and function from switch_ivr_async.c, line unknown.
+    "RECORD_START": ("switch_ivr_async.c", "record_callback", "0"),
+    "RECORD_STOP": ("switch_ivr_async.c", "send_record_stop_event", "0"),
 }
 # Only these carry variable_* headers (switch_channel_event_set_extended_data).
 EXTENDED = frozenset({
@@ -152,6 +155,7 @@ class Channel:
         "profile",
         "profile_index",
         "realm",
+        "recordings",
         "row",
         "state",
         "state_num",
@@ -193,6 +197,7 @@ class Channel:
         self.app_data = ""
         self.held = False
         self.parked = False
+        self.recordings: dict[str, bool] = {}  # uuid_record path -> masked
         self.timers: list[asyncio.TimerHandle] = []
         self.user = ""
         self.realm = ""
@@ -756,6 +761,38 @@ class SwitchModel:
             self.set_callstate(ch, "ACTIVE")
         return True
 
+    def record_start(self, ch: Channel, path: str) -> bool:
+        """`uuid_record start`: one media bug per path; RECORD_START names the file first.
+
+        A path already being recorded succeeds without a second bug (FreeSWITCH logs
+        "Already recording").
+        """
+        if not ch.alive:
+            return False
+        if path in ch.recordings:
+            return True
+        ch.recordings[path] = False
+        self.fire("RECORD_START", ch, before=[("Record-File-Path", path)])
+        return True
+
+    def record_stop(self, ch: Channel, path: str) -> bool:
+        """`uuid_record stop <path|all>`: RECORD_STOP after the record_* variables are set."""
+        paths = list(ch.recordings) if path == "all" else [path]
+        if not paths or any(p not in ch.recordings for p in paths):
+            return False
+        for p in paths:
+            del ch.recordings[p]
+            # the simulator writes no audio: zero samples, as a real empty recording reports
+            ch.variables.update(record_samples="0", record_seconds="0", record_ms="0")
+            self.fire("RECORD_STOP", ch, after=[("Record-File-Path", p)])
+        return True
+
+    def record_mask(self, ch: Channel, path: str, masked: bool) -> bool:
+        if path not in ch.recordings:
+            return False
+        ch.recordings[path] = masked
+        return True
+
     def hangup(self, ch: Channel, cause: str = "NORMAL_CLEARING") -> None:
         """Hang up ch and, as FreeSWITCH does, whatever is tied to it."""
         if not ch.alive:
@@ -822,6 +859,8 @@ class SwitchModel:
         if ch.app:
             self.complete_app(ch, ch.hangup_cause)
         self.set_state(ch, "CS_HANGUP")
+        if ch.recordings:  # the hangup state removes the media bugs
+            self.record_stop(ch, "all")
         self.set_callstate(ch, "HANGUP")
         self.set_state(ch, "CS_REPORTING")
         self._cdr_vars(ch)

@@ -253,7 +253,8 @@ class FreeSwitchSimulator:
             "uuid_bridge": self._uuid_bridge, "uuid_getvar": self._uuid_getvar,
             "uuid_setvar": self._uuid_setvar, "uuid_exists": self._uuid_exists,
             "uuid_send_dtmf": self._uuid_send_dtmf, "uuid_dump": self._uuid_dump,
-            "uuid_answer": self._uuid_answer, "module_exists": lambda a: "true\n",
+            "uuid_answer": self._uuid_answer, "uuid_record": self._uuid_record,
+            "module_exists": lambda a: "true\n",
             "global_getvar": lambda a: "127.0.0.1\n" if a.strip() == "local_ip_v4" else "",
         }
 
@@ -697,3 +698,24 @@ class FreeSwitchSimulator:
             return NO_CHANNEL
         self.model.mark_answered(ch)
         return "+OK\n"
+
+    def _uuid_record(self, args: str) -> str:
+        """Reply texts of mod_commands.c session_record_function."""
+        a = args.split()
+        usage = "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"
+        if len(a) < 3:
+            return usage
+        ch = self._chan(a[0])
+        if ch is None:
+            return "-ERR Cannot locate session!\n"
+        action, path, m = a[1].lower(), a[2], self.model
+        if action == "start":
+            ok, err = m.record_start(ch, path), "-ERR Cannot record session!\n"
+        elif action == "stop":
+            ok, err = m.record_stop(ch, path), "-ERR Cannot stop record session!\n"
+        elif action in ("mask", "unmask"):
+            ok = m.record_mask(ch, path, action == "mask")
+            err = f"-ERR Cannot {action} recording session!\n"
+        else:
+            return usage
+        return "+OK Success\n" if ok else err

@@ -86,6 +86,13 @@ def test_dialed_did(d: Directory) -> None:
     assert _attr(d, destination="+37052000000").account_id == ACME
 
 
+def test_transferred_did_call_keeps_its_account(d: Directory) -> None:
+    # uuid_transfer rewrote the destination to a queue extension; the DID is the initial dest
+    ch = _attr(d, destination="5900", gateway="carrier1",
+               initial=("caller", "+37060000001", "203.0.113.10", "37052000001", "XML", "public"))
+    assert ch.account_id == BETA
+
+
 def test_dialed_extension_in_realm(d: Directory) -> None:
     ch = _attr(d, realm="acme.example.com", destination="202")
     assert (ch.account_id, ch.owner_id) == (ACME, BOB)

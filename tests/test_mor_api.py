@@ -24,7 +24,8 @@ from tests.conftest import SHARED
 SEED = SHARED / "seeds" / "mor-active-calls-get.txt"
 SEED_HASH = "df2983700ffecb52e6649f0cb3981b66537083a4"  # the wiki's example: sha1("456789")
 
-# A second reseller with a customer, and the seed's own "username" (Gamma, under the admin).
+# A second reseller with a customer, and a device for the seed's "username" (a Gamma user in
+# the demo directory, under the admin key).
 EXTRA = """
 [[accounts]]
 id = "a0000000000000000000000000000006"
@@ -58,15 +59,6 @@ username = "dave"
 password = "demo-dave"
 name = "Dave Delta"
 role = "admin"
-
-[[users]]
-id = "b0000000000000000000000000000011"
-number = 11
-account = "a0000000000000000000000000000005"
-username = "username"
-password = "demo-username"
-name = "Test User #1"
-role = "user"
 
 [[devices]]
 id = "d0000000000000000000000000000101"

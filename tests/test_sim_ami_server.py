@@ -316,6 +316,41 @@ async def test_hangup_action(cli: Client, sim: AsteriskSimulator) -> None:
     assert dict(done)["ListItems"] == "2"
 
 
+async def test_mixmonitor_start_stop_and_errors(cli: Client, sim: AsteriskSimulator) -> None:
+    a = await sim.place_call("401", "402", answer_after=0.01)
+    await cli.until(lambda d: d.get("Event") == "BridgeEnter" and d["BridgeNumChannels"] == "2")
+    name = sim.truth()[a]["Channel"]
+    aid = cli.send("MixMonitor", Channel=name, File="/tmp/rec-a.wav", Options="b")
+    assert await cli.reply(aid) == {"Response": "Success", "ActionID": aid}
+    seen, start = await cli.until(lambda d: d.get("Event") == "MixMonitorStart")
+    assert dict(start)["Uniqueid"] == a and dict(start)["Privilege"] == "call,all"
+    assert ("MIXMONITOR_FILENAME", "/tmp/rec-a.wav") in [
+        (dict(m)["Variable"], dict(m)["Value"]) for m in seen if dict(m).get("Event") == "VarSet"]
+    r = await cli.reply(cli.send("Getvar", Channel=name, Variable="MIXMONITOR_FILENAME"))
+    assert r["Value"] == "/tmp/rec-a.wav"
+    aid = cli.send("StopMixMonitor", Channel=name)
+    assert await cli.reply(aid) == {"Response": "Success", "ActionID": aid}
+    _, stop = await cli.until(lambda d: d.get("Event") == "MixMonitorStop")
+    assert dict(stop)["Uniqueid"] == a
+    # option i(VAR): the id lands in VAR and in the reply, and StopMixMonitor can name it
+    r = await cli.reply(cli.send("MixMonitor", Channel=name, File="/tmp/b.wav", Options="i(MID)"))
+    mid = r["MixMonitorID"]
+    assert list(r) == ["Response", "ActionID", "MixMonitorID"]
+    r = await cli.reply(cli.send("Getvar", Channel=name, Variable="MID"))
+    assert r["Value"] == mid
+    r = await cli.reply(cli.send("StopMixMonitor", Channel=name, MixMonitorID="0xnope"))
+    assert r["Response"] == "Error" and r["Message"] == "Could not stop monitoring channel"
+    assert (await cli.reply(cli.send("StopMixMonitor", Channel=name, MixMonitorID=mid)))[
+        "Response"] == "Success"
+    r = await cli.reply(cli.send("StopMixMonitor", Channel=name))
+    assert r["Message"] == "Could not stop monitoring channel"
+    for action in ("MixMonitor", "StopMixMonitor"):
+        r = await cli.reply(cli.send(action, Channel="PJSIP/nosuch-1", File="/tmp/x.wav"))
+        assert r == {"Response": "Error", "ActionID": r["ActionID"], "Message": "No such channel"}
+        assert (await cli.reply(cli.send(action)))["Message"] == "No channel specified"
+    assert [x["Action"] for x in sim.actions].count("MixMonitor") == 4
+
+
 async def test_redirect_bridge_dtmf_vars_command(cli: Client, sim: AsteriskSimulator) -> None:
     a = await sim.place_call("401", "402", answer_after=0.01)
     await cli.until(lambda d: d.get("Event") == "BridgeEnter" and d["BridgeNumChannels"] == "2")

@@ -376,6 +376,42 @@ async def test_uuid_commands_on_live_channel(sim) -> None:
     assert f"api uuid_kill {a} USER_BUSY" in sim.commands
 
 
+async def test_uuid_record_replies_events_and_variables(sim) -> None:
+    c = await client(sim)
+    a = await sim.place_call("201", "202")
+    await c.wait_for(lambda e: e["Event-Name"] == "CHANNEL_BRIDGE")
+    z = "00000000-0000-0000-0000-000000000000"
+    usage = "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"
+    assert await c.api(f"uuid_record {z} start /tmp/x.wav") == "-ERR Cannot locate session!\n"
+    assert await c.api(f"uuid_record {a} start") == usage
+    assert await c.api(f"uuid_record {a} rewind /tmp/x.wav") == usage
+    assert await c.api(f"uuid_record {a} stop /tmp/x.wav") == "-ERR Cannot stop record session!\n"
+    assert await c.api(f"uuid_record {a} start /tmp/a.wav 60") == "+OK Success\n"
+    ev = await c.wait_for(lambda e: e["Event-Name"] == "RECORD_START")
+    assert ev["Unique-ID"] == a and ev["Record-File-Path"] == "/tmp/a.wav"
+    names = list(ev)
+    assert names.index("Record-File-Path") < names.index("Channel-State")  # header first
+    assert not any(k.startswith("variable_") for k in ev)  # not an extended event
+    assert await c.api(f"uuid_record {a} mask /tmp/a.wav") == "+OK Success\n"
+    assert await c.api(f"uuid_record {a} unmask /tmp/a.wav") == "+OK Success\n"
+    assert await c.api(f"uuid_record {a} mask /tmp/other.wav") == \
+        "-ERR Cannot mask recording session!\n"
+    assert await c.api(f"uuid_getvar {a} record_seconds") == "_undef_"
+    assert await c.api(f"uuid_record {a} stop /tmp/a.wav") == "+OK Success\n"
+    ev = await c.wait_for(lambda e: e["Event-Name"] == "RECORD_STOP")
+    names = list(ev)
+    assert ev["Record-File-Path"] == "/tmp/a.wav"
+    assert names.index("Record-File-Path") > names.index("Channel-State")  # header last
+    assert await c.api(f"uuid_getvar {a} record_seconds") == "0"
+    # a recording still running at hangup stops with the channel
+    assert await c.api(f"uuid_record {a} start /tmp/b.wav") == "+OK Success\n"
+    await sim.hangup(a)
+    ev = await c.wait_for(lambda e: e["Event-Name"] == "RECORD_STOP"
+                          and e["Record-File-Path"] == "/tmp/b.wav")
+    assert ev["Unique-ID"] == a
+    assert f"api uuid_record {a} start /tmp/a.wav 60" in sim.commands
+
+
 async def test_originate_success_and_failures(sim) -> None:
     c = await client(sim)
     u = "11111111-2222-3333-4444-555555555555"

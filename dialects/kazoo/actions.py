@@ -222,10 +222,21 @@ async def _play(cb: Crossbar, ch: Channel, get: Lookup) -> None:
 
 
 async def _record_call(cb: Crossbar, ch: Channel, get: Lookup) -> None:
-    record = getattr(cb.gw.control, "record", None)  # not in the core's Control yet
-    if record is None:
-        raise unexecutable("record_call")
-    await _run(ch, record(ch.id, _text(get, "action") or "toggle"))
+    """start / stop / toggle (Kazoo's default) record the call to a file on the switch; Kazoo's
+    upload of the result (`url`, `method`, `media_name`...) has no equivalent and is ignored.
+    mask / unmask (pause) are refused, never faked."""
+    action = _text(get, "action") or "toggle"
+    if action in ("mask", "unmask"):
+        raise errors.validation("action", "unsupported",
+                                f"record_call action {action} cannot be executed by this "
+                                "gateway", target=action)
+    if action == "toggle":
+        action = "stop" if cb.gw.control.recording(ch.id) is not None else "start"
+    limit = get("time_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit <= 0):
+        raise errors.validation("time_limit", "minimum", "Value must be at least 1", target=1)
+    await _run(ch, cb.gw.control.record(ch.id, action, time_limit=limit))
 
 
 async def _metaflow_transfer(cb: Crossbar, ch: Channel, get: Lookup) -> None:

@@ -1,0 +1,167 @@
+"""Peers (the organization's phones), channels and users, rendered from the directory and the
+store in the shapes of both generations of the original.
+
+callgate sees no SIP REGISTER, so a peer counts as registered when the switch it lives on is
+connected, and its call state is what the store says about its device's live channels. The
+original itself answered `expires: 0` for peers it had loaded at start-up and not yet seen
+register, so that is what we report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.context import Gateway
+from gateway.directory import Device, User
+from gateway.model import Channel, State
+
+from .auth import ROLE_GROUPS, Agent
+from .render import View
+
+NOT_REGISTERED = "error/user_not_registered"  # FreeSWITCH list_users' contact then
+
+
+class Directory:
+    """Read-only views of the agent's organization for the non-call resources."""
+
+    def __init__(self, gw: Gateway, view: View) -> None:
+        self.gw = gw
+        self.view = view
+
+    # ------------------------------------------------------------------ peers
+    def devices(self, agent: Agent) -> list[Device]:
+        """Every phone of the organization (the original listed every directory user of the
+        switch, not only receptionists: a desk checks a colleague before transferring)."""
+        found = [d for d in self.gw.directory.devices.values()
+                 if d.account == agent.account_id and not d.trunk and peer_name(d)]
+        return sorted(found, key=lambda d: (d.number, d.id))
+
+    def device(self, agent: Agent, name: str) -> Device | None:
+        return next((d for d in self.devices(agent) if peer_name(d) == name), None)
+
+    def registered(self, device: Device) -> bool:
+        backends = self.gw.backends
+        nodes = [device.node] if device.node else list(backends)
+        return any(n in backends and backends[n].health()["state"] == "connected"
+                   for n in nodes)
+
+    def live(self, device: Device) -> list[Channel]:
+        return [c for c in self.gw.store.by_device(device.id) if c.state != State.HUNGUP]
+
+    def state(self, device: Device) -> str:
+        """`offline` (switch not connected), `idle`, `ringing` (only ringing legs) or `busy`."""
+        if not self.registered(device):
+            return "offline"
+        live = self.live(device)
+        if not live:
+            return "idle"
+        if all(c.state in (State.RINGING, State.EARLY) for c in live):
+            return "ringing"
+        return "busy"
+
+    def peer(self, device: Device) -> dict[str, Any]:
+        """The Dart server's `Peer.toJson`, plus `state`."""
+        state = self.state(device)
+        return {"name": peer_name(device), "inTransition": state == "ringing",
+                "registered": state != "offline", "activeChannels": len(self.live(device)),
+                "state": state}
+
+    def legacy_peer(self, device: Device) -> dict[str, Any]:
+        """The Ada `Model.Peer.To_JSON`: expiry, registration and the `list_users` columns
+        keyed by the peer id; plus `state`."""
+        name = peer_name(device)
+        registered = self.registered(device)
+        realm = self._realm(device)
+        owner = self.gw.directory.user(device.owner) if device.owner else None
+        return {
+            "expires": 0,
+            "registered": registered,
+            name: {
+                "userid": name, "context": "default", "domain": realm, "group": "default",
+                "contact": self._contact(device, realm) if registered else NOT_REGISTERED,
+                "callgroup": "",
+                "effective_caller_id_name": owner.name if owner else device.name,
+                "effective_caller_id_number": device.extension or name,
+            },
+            "state": self.state(device),
+        }
+
+    def _realm(self, device: Device) -> str:
+        account = self.gw.directory.account(device.account)
+        return account.realm if account else ""
+
+    def _contact(self, device: Device, realm: str) -> str:
+        """The dial string the gateway uses for the phone (its real SIP contact is unknown)."""
+        nodes = {b.name: b.type for b in self.gw.settings.backends}
+        if nodes.get(device.node) == "asterisk":
+            return f"PJSIP/{peer_name(device)}"
+        return f"user/{peer_name(device)}@{realm}"
+
+    # --------------------------------------------------------------- channels
+    def channels(self, agent: Agent) -> list[Channel]:
+        live = [c for c in self.gw.store.by_account(agent.account_id)
+                if c.state != State.HUNGUP]
+        return sorted(live, key=lambda c: (c.created, c.id))
+
+    def channel(self, agent: Agent, channel_id: str) -> Channel | None:
+        ch = self.gw.store.get(channel_id)
+        if ch is None or ch.account_id != agent.account_id or ch.state == State.HUNGUP:
+            return None
+        return ch
+
+    def channel_map(self, ch: Channel) -> dict[str, Any]:
+        """The Dart server's `esl.Channel.toMap()`: `{"variables": {...}}`, with FreeSWITCH's
+        variable names for what the store knows, whichever switch the leg is on."""
+        owner = self.view.owner(ch)
+        variables: dict[str, str] = {
+            "uuid": ch.id, "call_uuid": ch.call_id or ch.id, "channel_name": ch.name,
+            "direction": ch.direction, "caller_id_name": ch.caller_id_name,
+            "caller_id_number": ch.caller_id_number, "destination_number": ch.destination,
+            "callee_id_name": ch.callee_name, "callee_id_number": ch.callee_number,
+            "bridge_uuid": ch.other_leg, "current_application": ch.application,
+            "current_application_data": ch.application_data, "sip_from_user": ch.username,
+            "domain_name": ch.realm, "callstate": _callstate(ch),
+            "created_epoch": str(int(ch.created)),
+            "answered_epoch": str(int(ch.answered_at)) if ch.answered_at else "0",
+            "reception_id": str(self.view.organization_id(ch)),
+            "owner": str(owner) if owner is not None else "",
+        }
+        variables.update(sorted((ch.variables or {}).items()))
+        return {"variables": variables}
+
+    # ------------------------------------------------------------------ users
+    def users(self, agent: Agent) -> list[dict[str, Any]]:
+        """The organization's call-flow users (those with a group), as the original's user
+        map held only receptionists and administrators."""
+        found = [u for u in self.gw.directory.users.values()
+                 if u.account == agent.account_id and ROLE_GROUPS.get(u.role)]
+        return [self.user(u) for u in sorted(found, key=lambda u: u.number)]
+
+    def user(self, u: User) -> dict[str, Any]:
+        account = self.gw.directory.account(u.account)
+        identity = u.email or (f"{u.username}@{account.realm}" if account and account.realm
+                               else u.username)
+        return {"id": u.number, "name": u.name, "extension": u.extension,
+                "groups": list(ROLE_GROUPS.get(u.role, ())), "identities": [identity]}
+
+    def profile(self, agent: Agent) -> dict[str, Any]:
+        """The agent as the auth server described it (its groups may come from there)."""
+        u = self.gw.directory.user(agent.user_id)
+        doc = self.user(u) if u is not None else {"id": agent.number, "identities": []}
+        doc.update(name=agent.name, extension=agent.extension, groups=list(agent.groups))
+        return doc
+
+
+def peer_name(device: Device) -> str:
+    """The peer id: the SIP username, which is the agent's `extension` in the original."""
+    return device.sip_username or device.extension
+
+
+def _callstate(ch: Channel) -> str:
+    if ch.callstate:
+        return ch.callstate
+    return {State.RINGING: "RINGING", State.EARLY: "EARLY", State.HELD: "HELD"}.get(
+        ch.state, "ACTIVE")
+
+
+__all__ = ["Directory", "peer_name"]
