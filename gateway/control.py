@@ -161,9 +161,10 @@ class Control:
         self.store = store
         self.backends = dict(backends)
         self.directory = directory
-        # channel id -> the file a recording started through this gateway writes, so a stop
-        # (or a toggle) without a path ends that recording; pruned as channels go
-        self.recordings: dict[str, str] = {}
+        # channel id -> (file, monotonic deadline or None) of the recording started through
+        # this gateway, so a stop (or a toggle) without a path ends that one; a recording past
+        # its time limit was ended by the switch. Pruned as channels go.
+        self.recordings: dict[str, tuple[str, float | None]] = {}
 
     def channel(self, channel_id: str) -> Channel:
         ch = self.store.get(channel_id)
@@ -272,7 +273,10 @@ class Control:
 
     def recording(self, channel_id: str) -> str | None:
         """The file of the recording this gateway started on the channel and has not stopped."""
-        return self.recordings.get(channel_id)
+        path, deadline = self.recordings.get(channel_id, (None, None))
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        return path
 
     async def record(self, channel_id: str, action: str = "start", *, path: str | None = None,
                      time_limit: int | None = None) -> Result:
@@ -290,12 +294,13 @@ class Control:
         ch = self.channel(channel_id)
         backend = self.backend_for(ch)
         if action == "stop" and path is None:
-            path = self.recordings.get(ch.id)
+            path = self.recording(ch.id)
         result = await backend.record(ch, action, path=path, time_limit=time_limit)
         for gone in [k for k in self.recordings if k not in self.store]:
             del self.recordings[gone]
         if action == "start":
-            self.recordings[ch.id] = result.extra.get("path", "")
-        elif path is None or self.recordings.get(ch.id) == path:
+            deadline = time.monotonic() + time_limit if time_limit else None
+            self.recordings[ch.id] = (result.extra.get("path", ""), deadline)
+        elif path is None or self.recording(ch.id) in (path, None):
             self.recordings.pop(ch.id, None)
         return result

@@ -4,9 +4,11 @@ each dialect turns these exceptions into its own platform's error body."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+
+T = TypeVar("T")
 
 
 class BodyTooLarge(Exception):
@@ -38,3 +40,10 @@ def parse_json(raw: bytes) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadJson from None
+
+
+def request_key(name: str, kind: type[T]) -> Any:
+    """A typed per-request storage key (`web.RequestKey` where aiohttp has it), so dialects
+    keep request state without clashing names and without aiohttp's NotAppKeyWarning."""
+    factory = getattr(web, "RequestKey", None)
+    return factory(name, kind) if factory is not None else name

@@ -572,13 +572,33 @@ class AsteriskModel:
         self.emit(event, self._park_fields(pc, retriever))
 
     def _park_timeout(self, pc: ParkedCall) -> None:
+        """res_parking's default comebacktoorigin=yes: the call rings its parker again.
+
+        As captured: the PARK* variables, ParkedCallTimeOut, MusicOnHoldStop, BridgeLeave,
+        then ``park-dial,<PARKER_FLAT>,1`` runs Dial(<PARKER>,30). A parker that is no phone
+        extension here (a trunk) cannot be rung back, so that call hangs up.
+        """
         ch = pc.channel
         if not ch.alive or ch.parked is not pc:
             return
         pc.timer = None
+        flat = pc.parker_dial.replace("/", "_")
+        for var, value in (("PARKING_SPACE", str(pc.space)), ("PARKEDLOT", pc.lot),
+                           ("PARKER", pc.parker_dial), ("PARKER_FLAT", flat),
+                           ("BRIDGE_FEATURES", "")):
+            self.set_var(ch, var, value)
         self._unpark(ch, "ParkedCallTimeOut")
         self.chan_event("MusicOnHoldStop", ch)
-        self.hangup(ch, 16, soft=True)
+        self.leave_bridge(ch)
+        self.newexten(ch, "Dial", f"{pc.parker_dial},30", exten=flat, context="park-dial",
+                      priority=1)
+        endpoint = pc.parker_dial.partition("/")[2]
+        if endpoint not in self.extensions:
+            self.hangup(ch, 16, soft=True)
+            return
+        ch.dial_peer, ch.is_callee = None, False
+        self.dial(ch, endpoint, "ext", endpoint, answer_after=None, bridge=True,
+                  ring_timeout=30)
 
     def redirect(self, ch: Channel, context: str, exten: str) -> None:
         """AsyncGoto: leave the bridge (orphaned partner hangs up) and run ``exten``."""

@@ -36,6 +36,8 @@ CALLING = {
     "API": ("switch_loadable_module.c", "switch_api_execute", "2954"),
     "BACKGROUND_JOB": ("mod_event_socket.c", "api_exec", "1569"),
     "CALL_UPDATE": ("switch_channel.c", "switch_channel_flip_cid", "3279"),
+    # Not in the captures (the line is unknown): sofia's display update on a bridge.
+    "CALL_UPDATE/SEND": ("mod_sofia.c", "sofia_receive_message", "0"),
     "CHANNEL_ANSWER": ("switch_channel.c", "switch_channel_perform_mark_answered", "3848"),
     "CHANNEL_BRIDGE": ("switch_ivr_bridge.c", "switch_ivr_multi_threaded_bridge", "1689"),
     "CHANNEL_CALLSTATE": ("switch_channel.c", "switch_channel_perform_set_callstate", "302"),
@@ -248,10 +250,10 @@ class SwitchModel:
         self.started = time.time()
 
     # ------------------------------------------------------------------ events
-    def _common(self, name: str) -> list[tuple[str, str]]:
+    def _common(self, name: str, source: str = "") -> list[tuple[str, str]]:
         t = now_us()
         local, gmt = date_strings(t // 1_000_000)
-        f, fn, line = CALLING.get(name, ("switch_event.c", "switch_event_fire", "0"))
+        f, fn, line = CALLING.get(source or name, ("switch_event.c", "switch_event_fire", "0"))
         return [
             ("Event-Name", name), ("Core-UUID", self.core_uuid),
             ("FreeSWITCH-Hostname", self.hostname), ("FreeSWITCH-Switchname", self.hostname),
@@ -315,8 +317,10 @@ class SwitchModel:
         ch: Channel,
         before: list[tuple[str, str]] | None = None,
         after: list[tuple[str, str]] | None = None,
+        source: str = "",
     ) -> Event:
-        h = self._common(name)
+        """Emit a channel event; `source` picks another CALLING entry than the name's."""
+        h = self._common(name, source)
         if before:
             h += before
         h += self.channel_headers(ch, name in EXTENDED)
@@ -696,10 +700,31 @@ class SwitchModel:
         for x, name, num in ((a, dialled, dialled), (b, calling_name, calling_num)):
             x.profile["Callee-ID-Name"], x.profile["Callee-ID-Number"] = name, num
             x.row["callee_name"], x.row["callee_num"] = name, num
-        a.row["callee_direction"] = "SEND"
         self.fire("CHANNEL_BRIDGE", a, before=[
             ("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
         self.set_state(b, "CS_EXCHANGE_MEDIA")
+        if a.kind != "loopback":  # mod_loopback has no display to update
+            self.call_update_send(a, dialled, dialled, b)
+
+    def call_update_send(self, ch: Channel, name: str, number: str, peer: Channel) -> None:
+        """mod_sofia's display update to the phone: CALL_UPDATE with Direction SEND.
+
+        Header order as sofia_receive_message adds them (Direction, Sent-Callee-ID-*,
+        Bridged-To) before the channel block; the channels table then takes callee_*,
+        sent_callee_*, callee_direction and cid_* from it (core_event_handler).
+        """
+        self.fire("CALL_UPDATE", ch, source="CALL_UPDATE/SEND", before=[
+            ("Direction", "SEND"), ("Sent-Callee-ID-Name", name),
+            ("Sent-Callee-ID-Number", number), ("Bridged-To", peer.uuid)])
+        self._call_update_row(ch, "SEND", name, number)
+
+    def _call_update_row(self, ch: Channel, direction: str, sent_name: str, sent_num: str) -> None:
+        """The channels-table columns a CALL_UPDATE event sets, from the headers it carried."""
+        p = ch.profile
+        ch.row.update(
+            callee_name=p.get("Callee-ID-Name", ""), callee_num=p.get("Callee-ID-Number", ""),
+            sent_callee_name=sent_name, sent_callee_num=sent_num, callee_direction=direction,
+            cid_name=p.get("Caller-ID-Name", ""), cid_num=p.get("Caller-ID-Number", ""))
 
     def unbridge(self, ch: Channel) -> Channel | None:
         """Split ch from its peer; returns the former peer."""
@@ -912,10 +937,36 @@ class SwitchModel:
             ch.on_answer = lambda: self.run_app(ch, app, app_arg)
         self.originate_leg(ch)
         if ch.kind == "loopback":
-            self._later(ch, 0.0, lambda: self.answer(ch))
+            self._later(ch, 0.0, lambda: self._loopback_answer(ch))
         else:
             self._ring(ch, self.answer_after, None)
         return fut
+
+    def _loopback_answer(self, ch: Channel) -> None:
+        """The originated loopback A side answers and flips its caller id, then runs on."""
+        if not ch.alive:
+            return
+        self.mark_answered(ch)
+        self.flip_cid(ch)
+        self.answer(ch)
+
+    def flip_cid(self, ch: Channel) -> None:
+        """switch_channel_flip_cid: caller and callee ids swap, then CALL_UPDATE RECV.
+
+        As captured on loopback/<ext>-a: the callee FreeSWITCH gave the leg ("Outbound
+        Call" / its context) becomes the caller id, the old caller id becomes the callee.
+        """
+        p, v = ch.profile, ch.variables
+        old_name, old_num = p.get("Caller-ID-Name", ""), p.get("Caller-ID-Number", "")
+        if old_name:
+            v["pre_transfer_caller_id_name"] = old_name
+        v["pre_transfer_caller_id_number"] = old_num
+        p["Caller-ID-Name"] = p.get("Callee-ID-Name") or "Outbound Call"
+        p["Caller-ID-Number"] = p.get("Callee-ID-Number") or p.get("Context", "default")
+        p["Callee-ID-Name"], p["Callee-ID-Number"] = old_name, old_num
+        v["channel_cid_flipped"] = "yes"
+        self.fire("CALL_UPDATE", ch, before=[("Direction", "RECV")])
+        self._call_update_row(ch, "RECV", "", "")
 
     def run_app(self, ch: Channel, app: str, arg: str) -> None:
         if not ch.alive:
@@ -1000,6 +1051,8 @@ class SwitchModel:
                 self.hangup(old, "PICKED_OFF")
         if target.app in ("bridge", "att_xfer"):
             self.complete_app(target, "PICKED_OFF")
+        elif target.parked:
+            self.complete_app(target)  # the park loop ends: CHANNEL_UNPARK before the bridge
         self.mark_answered(target)
         self.complete_app(ch)
         self.bridge(ch, target, owner=True)

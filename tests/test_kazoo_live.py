@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -251,20 +252,42 @@ async def test_metaflows_hold_resume_play() -> None:
         assert sent(live, n) == [f"api uuid_transfer {a} 2600 XML default"]
 
 
-async def test_record_call_is_refused_not_faked() -> None:
+async def test_record_call_reaches_the_switch() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
         a, _b = await answered_call(live, "201", "202")
+
+        async def record(data: dict[str, Any]) -> tuple[int, Any]:
+            return await act(live, alice, a, json.dumps(
+                {"action": "metaflow", "data": {"module": "record_call", "data": data}}),
+                method="PUT")
+
         n = len(live.fs.commands)
-        status, doc = await act(live, alice, a, json.dumps(
-            {"action": "metaflow", "data": {"module": "record_call",
-                                            "data": {"action": "start"}}}), method="PUT")
-        if hasattr(live.gw.control, "record"):
-            assert status == 201 and sent(live, n)
-        else:
-            assert status == 400 and doc["data"]["module"]["unsupported"]["target"] == \
-                "record_call"
-            assert sent(live, n) == []
+        status, doc = await record({"action": "start", "format": "wav", "time_limit": 600,
+                                    "url": "http://media.example.com/store"})
+        assert (status, doc["data"]) == (201, "metaflow sent"), doc
+        [cmd] = sent(live, n)
+        match = re.fullmatch(rf"api uuid_record {a} start "
+                             rf"(/var/lib/callgate/recordings/{a}-\d+\.wav) 600", cmd)
+        assert match, cmd
+        path = match.group(1)
+        assert set(live.fs.channel(a).recordings) == {path}
+        n = len(live.fs.commands)
+        status, doc = await record({})  # Kazoo's default action, toggle: now a stop
+        assert (status, doc["data"]) == (201, "metaflow sent"), doc
+        assert sent(live, n) == [f"api uuid_record {a} stop {path}"]
+        assert not live.fs.channel(a).recordings
+        n = len(live.fs.commands)
+        status, _doc = await record({"action": "toggle"})  # and a start again
+        assert status == 201 and sent(live, n)[0].startswith(f"api uuid_record {a} start ")
+
+        n = len(live.fs.commands)
+        status, doc = await record({"action": "mask"})  # pausing has no executor: refused
+        assert status == 400 and doc["message"] == "validation error"
+        assert doc["data"]["action"]["unsupported"]["target"] == "mask"
+        status, doc = await record({"action": "start", "time_limit": 0})
+        assert status == 400 and "time_limit" in doc["data"]
+        assert sent(live, n) == []
 
 
 async def test_channel_gone_between_read_and_action() -> None:

@@ -281,6 +281,35 @@ async def test_hold_unhold_and_park(cli: Client, sim: AsteriskSimulator) -> None
     assert sim.truth()[a]["Application"] == "Park" and len(sim.channel_ids()) == 1
 
 
+async def test_park_timeout_comes_back_to_the_parker(cli: Client, sim: AsteriskSimulator,
+                                                     fixtures_dir: Path) -> None:
+    a = await sim.place_call("401", "402", answer_after=0.01)
+    await cli.until(lambda d: d.get("Event") == "BridgeEnter" and d["BridgeNumChannels"] == "2")
+    b = next(u for u in sim.channel_ids() if u != a)
+    r = await cli.reply(cli.send("Park", Channel=sim.truth()[b]["Channel"],
+                                 TimeoutChannel=sim.truth()[a]["Channel"], Timeout="1000"))
+    assert r["Response"] == "Success"
+    await cli.until(lambda d: d.get("Event") == "Hangup" and d.get("Uniqueid") == a)
+    seen, begin = await cli.until(lambda d: d.get("Event") == "DialBegin")
+    names = [dict(m)["Event"] for m in seen]
+    t = names.index("ParkedCallTimeOut")
+    assert names[t - 5:t] == ["VarSet"] * 5  # PARKING_SPACE .. BRIDGE_FEATURES, as captured
+    assert names[t + 1:t + 4] == ["MusicOnHoldStop", "BridgeLeave", "Newexten"]
+    real = [dict(m)["Event"] for m in real_messages(fixtures_dir, "ami_05_park")
+            if "Event" in dict(m) and dict(m)["Event"] not in ("DeviceStateChange",)]
+    rt = real.index("ParkedCallTimeOut")
+    assert real[rt - 5:rt + 4] == names[t - 5:t + 4]
+    ne = dict(seen[t + 3])
+    assert (ne["Context"], ne["Exten"], ne["Application"], ne["AppData"]) == \
+        ("park-dial", "PJSIP_401", "Dial", "PJSIP/401,30")
+    d = dict(begin)
+    assert d["Uniqueid"] == b and d["DestChannel"].startswith("PJSIP/401-")
+    assert sim.truth()[d["DestUniqueid"]]["ChannelStateDesc"] == "Ringing"
+    await sim.answer(d["DestUniqueid"])
+    await cli.until(lambda d: d.get("Event") == "BridgeEnter" and d["BridgeNumChannels"] == "2")
+    assert set(sim.channel_ids()) == {b, d["DestUniqueid"]} and not sim.model.parked
+
+
 # ---- actions ----------------------------------------------------------------------------------
 async def test_coreshowchannels_list_shape(cli: Client, sim: AsteriskSimulator,
                                            fixtures_dir: Path) -> None:

@@ -509,6 +509,21 @@ async def test_uuid_bridge_intercept_and_attended_transfer(sim) -> None:
     assert sim.channel(p1).partner is sim.channel(p2)
 
 
+async def test_intercept_of_parked_call_unparks_it_first(sim) -> None:
+    c = await client(sim)
+    parked = (await c.api(f"originate user/201@{REALM} &park()")).split()[1]
+    await c.wait_for(lambda e: e["Event-Name"] == "CHANNEL_PARK" and e["Unique-ID"] == parked)
+    picker = (await c.api(f"originate user/203@{REALM} &intercept({parked})")).split()[1]
+    await c.wait_for(lambda e: e["Event-Name"] == "CHANNEL_BRIDGE" and e["Unique-ID"] == picker)
+    mine = [e["Event-Name"] for e in c.events if e.get("Unique-ID") in (parked, picker)]
+    unpark = mine.index("CHANNEL_UNPARK")
+    assert unpark < mine.index("CHANNEL_BRIDGE")
+    assert c.events[[e.get("Event-Name") for e in c.events].index("CHANNEL_UNPARK")][
+        "Unique-ID"] == parked
+    assert not sim.channel(parked).parked and sim.channel(parked).partner.uuid == picker
+    assert sim.truth()[parked]["call_uuid"] == picker
+
+
 # ---------------------------------------------------------------- faults
 async def test_drop_connections(sim) -> None:
     c = await client(sim)

@@ -10,12 +10,13 @@ from aiohttp import web
 from gateway.config import DialectSettings
 from gateway.context import Gateway
 
-from . import routes, sockets
+from . import resources, routes, sockets
 from .auth import TokenAuth
 from .calls import Calls
 from .commands import Commands
 from .errors import error_middleware
 from .notify import Notifier
+from .peers import Directory
 from .render import View
 from .settings import CallflowSettings
 
@@ -27,6 +28,7 @@ def _shared(gw: Gateway, options: CallflowSettings) -> tuple[TokenAuth, Commands
         view = View(gw, calls)
         notifier = Notifier(gw.store, calls, view)
         gw.extras["callflow.calls"] = calls
+        gw.extras["callflow.directory"] = Directory(gw, view)
         gw.extras["callflow.notifier"] = notifier
         gw.extras["callflow.auth"] = TokenAuth(gw, options)
         gw.extras["callflow.commands"] = Commands(gw, calls, view, notifier,
@@ -57,7 +59,15 @@ def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> dict[str, web
         await auth.close()
 
     events.cleanup_ctx.append(lifecycle)
-    return {"/call": call, "/notifications": events}
+
+    def resource_app() -> web.Application:
+        app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
+        app[routes.AUTH] = auth
+        app[resources.DIRECTORY] = gw.extras["callflow.directory"]
+        app[resources.NOTIFIER] = notifier
+        return app
+
+    return {"/call": call, "/notifications": events, **resources.apps(resource_app)}
 
 
 def demo_lines(gw: Gateway) -> list[str]:

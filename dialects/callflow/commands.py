@@ -5,8 +5,9 @@ Pickup rings the agent's phone and lets it intercept the caller (`Control.interc
 Dart successor did, rather than `uuid_transfer <uuid> <peer>` as the Ada original did: a
 transfer rewrites the caller's dialled number, which is what ties a carrier call to its
 organization (the DID), so the call would drop out of the agent's view once parked. Intercept
-keeps the caller's channel untouched, takes ringing, queued and parked callers alike, and runs
-on both switches.
+keeps the caller's channel untouched and takes ringing, queued and parked callers alike on
+FreeSWITCH; Asterisk's PickupChan takes only a ringing callee, so there a waiting caller is
+joined to the agent's phone with the Bridge application instead.
 """
 
 from __future__ import annotations
@@ -128,14 +129,30 @@ class Commands:
         phone = str(uuid.uuid4())
         self.calls.agent_legs.add(phone)
         try:
-            await self.gw.control.intercept(
-                ch.id, Endpoint("device", agent.extension, agent.realm), channel_id=phone,
-                variables={"callgate_agent_id": str(agent.number)})
+            await self._ring_agent(agent, ch, phone)
         except CommandError as exc:
             self.calls.agent_legs.discard(phone)
             self._undo(ch.id, agent, previous)
             raise self._failed(exc, ch.id, f"Call not found {ch.id}") from None
         return {**self.view.call(ch), "status": "ok"}
+
+    async def _ring_agent(self, agent: Agent, ch: Channel, phone: str) -> None:
+        """Ring the agent's phone and join it to the caller. Asterisk's PickupChan takes only
+        a ringing callee, so a queued or parked caller there is joined with the Bridge
+        application on the same switch; FreeSWITCH's intercept takes any state."""
+        listener = Endpoint("device", agent.extension, agent.realm)
+        variables = {"callgate_agent_id": str(agent.number)}
+        if self._switch_type(ch.node) == "asterisk" and not _ringing_callee(ch):
+            if not ch.name:
+                raise NotFound("no channel name")
+            await self.gw.control.originate(listener, "", node=ch.node, channel_id=phone,
+                                            variables=variables, application="Bridge",
+                                            application_data=ch.name)
+            return
+        await self.gw.control.intercept(ch.id, listener, channel_id=phone, variables=variables)
+
+    def _switch_type(self, node: str) -> str:
+        return next((b.type for b in self.gw.settings.backends if b.name == node), "")
 
     def _undo(self, channel_id: str, agent: Agent, previous: int | None) -> None:
         self.calls.moving.discard(channel_id)
@@ -250,6 +267,10 @@ class Commands:
         return {"status": "success",
                 "source_call": self.view.legacy(src, "bridged"),
                 "destination_call": self.view.legacy(dst, "bridged")}
+
+
+def _ringing_callee(ch: Channel) -> bool:
+    return ch.direction == "outbound" and ch.state in (State.RINGING, State.EARLY)
 
 
 def _bridge_failed(description: str) -> CallflowError:

@@ -46,7 +46,11 @@ class Directory:
                    for n in nodes)
 
     def live(self, device: Device) -> list[Channel]:
-        return [c for c in self.gw.store.by_device(device.id) if c.state != State.HUNGUP]
+        """The phone's own live legs; a carrier caller attributed to the device through its
+        DID is not the phone being busy."""
+        name = peer_name(device)
+        return [c for c in self.gw.store.by_device(device.id)
+                if c.state != State.HUNGUP and (c.username == name or endpoint_of(c) == name)]
 
     def state(self, device: Device) -> str:
         """`offline` (switch not connected), `idle`, `ringing` (only ringing legs) or `busy`."""
@@ -155,6 +159,16 @@ class Directory:
 def peer_name(device: Device) -> str:
     """The peer id: the SIP username, which is the agent's `extension` in the original."""
     return device.sip_username or device.extension
+
+
+def endpoint_of(ch: Channel) -> str:
+    """The SIP user in a channel name: `sofia/internal/203@realm` and `PJSIP/203-0000001`."""
+    parts = ch.name.split("/")
+    if len(parts) >= 3 and parts[0] == "sofia":
+        return parts[2].split("@")[0]
+    if len(parts) == 2 and parts[0] in ("PJSIP", "SIP"):
+        return parts[1].rsplit("-", 1)[0]
+    return ""
 
 
 def _callstate(ch: Channel) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.http import request_key
+
 VERSION = "4.3.142"
 GREGORIAN_OFFSET = 62167219200  # seconds from 0000-01-01 to 1970-01-01 (Erlang calendar)
 
@@ -30,9 +32,9 @@ CORS_EXPOSE_HEADERS = (
     "content-type, x-auth-token, x-request-id, x-kazoo-cluster-id, location, etag, etag"
 )
 
-REQUEST_ID = "kazoo.request_id"
-TOKEN = "kazoo.token"
-ALLOWED = "kazoo.allowed"
+REQUEST_ID = request_key("kazoo.request_id", str)
+TOKEN = request_key("kazoo.token", str)
+ALLOWED = request_key("kazoo.allowed", tuple)
 
 
 def gregorian(unix_seconds: float) -> int:

@@ -17,7 +17,7 @@ from .auth import (
     require,
 )
 from .crossbar import Crossbar, endpoint
-from .envelope import TOKEN, success
+from .envelope import REQUEST_ID, TOKEN, success
 from .settings import KazooSettings
 
 ANY = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD")
@@ -122,7 +122,7 @@ def _list(cb: Crossbar, channels: Iterable[Channel]) -> web.Response:
     return web.Response(
         text=render.to_csv(rows), content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"',
-                 "X-Request-ID": cb.request["kazoo.request_id"]})
+                 "X-Request-ID": cb.request[REQUEST_ID]})
 
 
 async def system_channels(cb: Crossbar) -> web.Response:

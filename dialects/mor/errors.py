@@ -12,13 +12,14 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.context import GATEWAY
+from gateway.http import request_key
 from gateway.logs import brief
 
 from . import render
 
 log = logging.getLogger("callgate.mor")
 
-PARAMS = "mor.params"  # request key: the merged query/body parameters, once read
+PARAMS = request_key("mor.params", dict)  # the merged query/body parameters, once read
 
 
 class MorError(Exception):

@@ -10,11 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.context import GATEWAY
-from gateway.http import BodyTooLarge, read_body
+from gateway.http import BodyTooLarge, read_body, request_key
 
 from .errors import Handler, WebitelError
 
-BODY = "webitel.body"
+BODY = request_key("webitel.body", dict)
 _NO_BODY = frozenset({"HEAD", "OPTIONS"})
 
 

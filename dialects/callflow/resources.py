@@ -1,0 +1,167 @@
+"""The resources beside `/call`: peers, channels, users, state reload, active recordings and the
+debug routes, of the June 2014 Ada server and the Dart server (reference sections 5 and 7).
+
+All are token-checked and scoped to the agent's organization like `/call`, including the
+original's public `/debug/*` routes: they list phones and channels, which are tenant data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .auth import ADMINISTRATOR, RECEPTIONIST, Agent, authenticate
+from .errors import UNHANDLED, CallflowError, bad_parameters, not_found
+from .notify import Notifier
+from .params import CALL_ID, params
+from .peers import Directory
+from .routes import AUTH
+
+DIRECTORY: web.AppKey[Directory] = web.AppKey("callflow.directory", Directory)
+NOTIFIER: web.AppKey[Notifier] = web.AppKey("callflow.resources.notifier", Notifier)
+
+ANYONE = (RECEPTIONIST, ADMINISTRATOR)
+RECEPTIONISTS = (RECEPTIONIST,)
+ADMINISTRATORS = (ADMINISTRATOR,)
+
+Answer = dict[str, Any] | list[Any]
+Handler = Callable[[web.Request, Agent, Directory], Awaitable[Answer]]
+
+
+def endpoint(handler: Handler, groups: tuple[str, ...] = ANYONE) -> Callable[
+        [web.Request], Awaitable[web.Response]]:
+    async def run(request: web.Request) -> web.Response:
+        values = await params(request)
+        agent = await authenticate(request.app[AUTH], values.get("token", ""), groups)
+        return web.json_response(await handler(request, agent, request.app[DIRECTORY]))
+    return run
+
+
+def _name(request: web.Request, key: str) -> str:
+    value = request.match_info[key]
+    if not CALL_ID.match(value):
+        raise bad_parameters(f"Invalid {key}.")
+    return value
+
+
+# ------------------------------------------------------------------ peers
+async def peers(_r: web.Request, agent: Agent, d: Directory) -> Answer:
+    """Dart `GET /peer`: a bare list."""
+    return [d.peer(dev) for dev in d.devices(agent)]
+
+
+async def peer(r: web.Request, agent: Agent, d: Directory) -> Answer:
+    name = _name(r, "peerid")
+    dev = d.device(agent, name)
+    if dev is None:
+        raise not_found(f"No peer with name {name}")
+    return d.peer(dev)
+
+
+async def peer_list(_r: web.Request, agent: Agent, d: Directory) -> Answer:
+    """Ada `GET /peer/list` and `/debug/peer/list`: `{"peers": [...]}` plus the status."""
+    return {"peers": [d.legacy_peer(dev) for dev in d.devices(agent)], "status": "ok"}
+
+
+# --------------------------------------------------------------- channels
+async def channels(_r: web.Request, agent: Agent, d: Directory) -> Answer:
+    """Dart `GET /channel`: a bare list of `{"variables": {...}}`."""
+    return [d.channel_map(ch) for ch in d.channels(agent)]
+
+
+async def channel(r: web.Request, agent: Agent, d: Directory) -> Answer:
+    cid = _name(r, "chanid")
+    ch = d.channel(agent, cid)
+    if ch is None:
+        raise not_found(f"No channel with id {cid}")
+    return d.channel_map(ch)
+
+
+async def debug_channels(_r: web.Request, agent: Agent, d: Directory) -> Answer:
+    """Ada `/debug/channel/list` answered 500 "Not implemented"; a list is what a debugging
+    desk wants, in the Ada envelope."""
+    return {"channels": [d.channel_map(ch) for ch in d.channels(agent)], "status": "ok"}
+
+
+# ------------------------------------------------------------------ users
+async def users(_r: web.Request, agent: Agent, d: Directory) -> Answer:
+    return {"users": d.users(agent), "status": "ok"}
+
+
+async def profile(_r: web.Request, agent: Agent, d: Directory) -> Answer:
+    return {**d.profile(agent), "status": "ok"}
+
+
+async def pause(_r: web.Request, _a: Agent, _d: Directory) -> Answer:
+    """The original's stub, kept: clients already handle its answer."""
+    raise CallflowError(UNHANDLED, http=500, body={"status": "Not implemented"})
+
+
+# ------------------------------------------------------ state, recordings
+async def reload(r: web.Request, _a: Agent, _d: Directory) -> Answer:
+    """Dart `POST /state/reload` answers `{}`. The store is kept current by the switches'
+    events and re-synced on reconnect, so only the dialect's derived call states are
+    re-evaluated (nothing is asked of the switch)."""
+    r.app[NOTIFIER].resync()
+    return {}
+
+
+async def recordings(_r: web.Request, _a: Agent, _d: Directory) -> Answer:
+    """callgate starts no recordings and the store tracks none: always empty."""
+    return []
+
+
+async def recording(r: web.Request, _a: Agent, _d: Directory) -> Answer:
+    cid = _name(r, "cid")
+    raise not_found(f"No active recording on channel {cid}")
+
+
+# ------------------------------------------------------------------ debug
+async def debug_contact(_r: web.Request, _a: Agent, _d: Directory) -> Answer:
+    raise not_found("callgate has no contact server.")
+
+
+async def debug_tokens(_r: web.Request, _a: Agent, _d: Directory) -> Answer:
+    """The original listed its test tokens; callgate's tokens are real credentials."""
+    return {"tokens": [], "status": "ok"}
+
+
+# ----------------------------------------------------------------- mounting
+def apps(make: Callable[[], web.Application]) -> dict[str, web.Application]:
+    """One sub-application per top-level path; `make` gives each the shared keys."""
+    peer_app, channel_app, users_app = make(), make(), make()
+    state_app, rec_app, debug_app = make(), make(), make()
+
+    r = peer_app.router
+    r.add_get("", endpoint(peers))
+    r.add_get("/list", endpoint(peer_list))
+    r.add_get("/{peerid}", endpoint(peer))
+
+    r = channel_app.router
+    r.add_get("", endpoint(channels))
+    r.add_get("/{chanid}", endpoint(channel))
+
+    r = users_app.router
+    r.add_get("", endpoint(profile, RECEPTIONISTS))
+    r.add_get("/list", endpoint(users, ADMINISTRATORS))
+    r.add_get("/pause", endpoint(pause, RECEPTIONISTS))
+
+    state_app.router.add_post("/reload", endpoint(reload))
+
+    r = rec_app.router
+    r.add_get("", endpoint(recordings))
+    r.add_get("/{cid}", endpoint(recording))
+
+    r = debug_app.router
+    r.add_get("/channel/list", endpoint(debug_channels))
+    r.add_get("/contact", endpoint(debug_contact))
+    r.add_get("/peer/list", endpoint(peer_list))
+    r.add_get("/token/dummy_list", endpoint(debug_tokens))
+
+    return {"/peer": peer_app, "/channel": channel_app, "/users": users_app,
+            "/state": state_app, "/activerecording": rec_app, "/debug": debug_app}
+
+
+__all__ = ["DIRECTORY", "NOTIFIER", "apps"]
