@@ -102,7 +102,7 @@ class AsteriskBackend(SwitchBackend):
 
     def __init__(self, settings: BackendSettings, store: ChannelStore) -> None:
         super().__init__(settings, store)
-        self.mapper = AmiMapper(settings.name, store)
+        self.mapper = AmiMapper(settings.name, store, trunks=settings.trunks)
         self._ami: AmiSession | None = None
         self._held: dict[str, str] = {}  # holder id -> partner id parked in music on hold
         # channel id -> (file, MixMonitorID or "", time-limit stop timer or None)

@@ -288,9 +288,10 @@ class FsMapper:
                "callee_number": get("Caller-Callee-ID-Number", ""),
                "caller_id_name": get("Caller-Caller-ID-Name", ""),
                "caller_id_number": get("Caller-Caller-ID-Number", "")}
-        direction = get("Direction")
-        if direction:
-            out["callee_direction"] = direction
+        # FreeSWITCH's own table takes these straight from the event, empty when absent
+        out["callee_direction"] = get("Direction", "")
+        out["sent_callee_name"] = get("Sent-Callee-ID-Name", "")
+        out["sent_callee_number"] = get("Sent-Callee-ID-Number", "")
         return out
 
     def _bridge(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
@@ -398,6 +399,7 @@ def row_to_channel(row: Mapping[str, str], node: str) -> Channel:
         accountcode=g("accountcode", ""), held=callstate == "HELD", parked=parked,
         switch_state=g("state", ""), callstate=callstate, hostname=g("hostname", ""),
         secure=g("secure", ""), callee_direction=g("callee_direction", ""),
+        sent_callee_name=g("sent_callee_name", ""), sent_callee_number=g("sent_callee_num", ""),
         initial=(g("initial_cid_name", ""), g("initial_cid_num", ""), g("initial_ip_addr", ""),
                  g("initial_dest", ""), g("initial_dialplan", ""), g("initial_context", "")),
     )

@@ -72,6 +72,8 @@ class Channel:
     hostname: str = ""
     secure: str = ""
     callee_direction: str = ""
+    sent_callee_name: str = ""  # FS: what this leg's phone was told it is talking to
+    sent_callee_number: str = ""
     initial: tuple[str, ...] = ()  # FS initial_cid_name, cid_num, ip_addr, dest, dialplan, context
     # attribution inputs
     username: str = ""  # SIP username of the endpoint

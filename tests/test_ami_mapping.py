@@ -193,6 +193,16 @@ def test_trunk_leg_sets_gateway_not_username() -> None:
     assert store.get("a").other_leg == "b"  # type: ignore[union-attr]
 
 
+def test_configured_trunk_is_known_on_an_inbound_leg() -> None:
+    # an inbound carrier leg has no DialString naming it: only the configuration knows
+    for trunks, expected in (((), ("", "carrier9")), (("carrier9",), ("carrier9", ""))):
+        store = ChannelStore()
+        AmiMapper("ast1", store, trunks=trunks).handle(
+            ev("Newchannel", **snap("in", "PJSIP/carrier9-00000007")))
+        ch = store.get("in")
+        assert ch is not None and (ch.gateway, ch.username) == expected
+
+
 def test_answer_hold_hangup_lifecycle() -> None:
     store = ChannelStore()
     m = AmiMapper("ast1", store, clock=lambda: 50.0)

@@ -13,7 +13,18 @@ from tests.harness import live_gateway
 
 CAROL = "token-carol"
 RECEPTION = "37052000000"  # Acme's DID
-CALLS = 700  # each call: call_offer, queue_join, queue_leave + call_hangup
+
+
+def calls_needed() -> int:
+    """Enough calls (four events of ~400 bytes each) to overflow what the kernel may buffer
+    towards the stalled client (its send buffer grows up to tcp_wmem's maximum), aiohttp's
+    64 KiB write buffer and the socket's 512-event queue."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            wmem_max = int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        wmem_max = 4 << 20
+    return max(1000, (wmem_max + (256 << 10)) // (4 * 350) + 200)
 
 
 async def stalled_websocket(host: str, port: int, path: str) -> tuple[
@@ -65,13 +76,13 @@ async def test_a_socket_that_never_reads_is_closed_with_1013_and_others_keep_rec
                 received.append(json.loads(msg.data))
 
         reading = asyncio.create_task(drain())
-        calls = []
-        for _ in range(CALLS):
-            a = await live.fs.place_call("+37060000001", RECEPTION, bridge=False,
-                                         answer_after=0.0)
-            calls.append(a)
+        calls = [await live.fs.place_call("+37060000001", RECEPTION, bridge=False,
+                                          answer_after=0.0) for _ in range(calls_needed())]
+        await live.until(lambda: all((ch := live.gw.store.get(a)) is not None and ch.parked
+                                     for a in calls), wait=60)
+        for a in calls:
             await live.fs.hangup(a)
-        await live.until(lambda: all(live.gw.store.get(a) is None for a in calls), wait=30)
+        await live.until(lambda: all(live.gw.store.get(a) is None for a in calls), wait=60)
 
         # the healthy socket heard every call arrive and leave, in order, after the other
         # socket was dropped too
@@ -79,7 +90,7 @@ async def test_a_socket_that_never_reads_is_closed_with_1013_and_others_keep_rec
             return {m["notification"]["call"]["id"] for m in received
                     if m["notification"]["event"] == "call_hangup"}
 
-        await live.until(lambda: hung_up() == set(calls), wait=30)
+        await live.until(lambda: hung_up() == set(calls), wait=60)
         offers = [m["notification"]["call"]["id"] for m in received
                   if m["notification"]["event"] == "call_offer"]
         assert offers == calls

@@ -209,7 +209,9 @@ async def test_internal_call_sequence_matches_capture(sim, fixtures_dir: Path) -
     assert sim.channel_ids() == []
 
     legs = capture_legs(fixtures_dir)
-    drop = {"CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"}
+    # the captured legs are loopback ones, which send no display update (CALL_UPDATE SEND)
+    # the way our sofia phone legs do
+    drop = {"CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CALL_UPDATE"}
 
     def norm(evs: list[dict]) -> list[tuple[str, str, str]]:
         return [(e["Event-Name"], e["Channel-State"], e["Channel-State-Number"]) for e in evs
@@ -224,6 +226,49 @@ async def test_internal_call_sequence_matches_capture(sim, fixtures_dir: Path) -
     ours = [e for e in c.events if "Unique-ID" in e]
     assert norm([e for e in ours if e["Unique-ID"] == a]) == real_a
     assert norm([e for e in ours if e["Unique-ID"] == b]) == real_b
+
+
+async def test_call_update_events_set_the_callee_columns(sim, fixtures_dir: Path) -> None:
+    """truth() holds exactly what the CALL_UPDATE events say, under the channels-table rule."""
+    c = await client(sim)
+
+    def table_rule(e: dict[str, str]) -> dict[str, str]:  # core_event_handler, CALL_UPDATE
+        return {"callee_name": e.get("Caller-Callee-ID-Name", ""),
+                "callee_num": e.get("Caller-Callee-ID-Number", ""),
+                "sent_callee_name": e.get("Sent-Callee-ID-Name", ""),
+                "sent_callee_num": e.get("Sent-Callee-ID-Number", ""),
+                "callee_direction": e.get("Direction", ""),
+                "cid_name": e.get("Caller-Caller-ID-Name", ""),
+                "cid_num": e.get("Caller-Caller-ID-Number", "")}
+
+    a = await sim.place_call("201", "202")
+    up = await c.wait_for(lambda e: e["Event-Name"] == "CALL_UPDATE" and e["Unique-ID"] == a)
+    b = up["Bridged-To"]
+    assert list(up)[13:18] == ["Direction", "Sent-Callee-ID-Name", "Sent-Callee-ID-Number",
+                               "Bridged-To", "Channel-State"]
+    assert (up["Direction"], up["Sent-Callee-ID-Number"], up["Caller-Callee-ID-Number"]) == \
+        ("SEND", "202", "202")
+    assert up["Event-Calling-Function"] == "sofia_receive_message"
+    row = sim.truth()[a]
+    assert {k: row[k] for k in table_rule(up)} == table_rule(up)
+    assert not any(e["Event-Name"] == "CALL_UPDATE" and e["Unique-ID"] == b for e in c.events)
+    assert sim.truth()[b]["callee_direction"] == ""
+    # an originated loopback leg flips its caller id on answer: Direction RECV, as captured
+    got = await c.api("originate loopback/9999/default &park()")
+    lb = got.split()[1]
+    flip = await c.wait_for(lambda e: e["Event-Name"] == "CALL_UPDATE" and e["Unique-ID"] == lb)
+    raw = (fixtures_dir / FS / "fs-1.11-esl_01_event_plain_originate_park_kill.txt").read_text()
+    block = raw[raw.index("Event-Name: CALL_UPDATE"):].split("\n\n", 1)[0]
+    real = dict(line.split(": ", 1) for line in block.split("\n"))
+    assert list(flip)[:15] == list(real)[:15]  # common headers, Direction, Channel-State
+    for k in ("Direction", "Event-Calling-Function", "Channel-Call-State", "Answer-State",
+              "Caller-Caller-ID-Number", "Caller-Callee-ID-Number", "variable_channel_cid_flipped",
+              "variable_pre_transfer_caller_id_number"):
+        assert flip[k] == unquote(real[k]), k
+    assert flip["Caller-Caller-ID-Name"] == unquote(real["Caller-Caller-ID-Name"])
+    row = sim.truth()[lb]
+    assert {k: row[k] for k in table_rule(flip)} == table_rule(flip)
+    assert row["callee_direction"] == "RECV" and row["cid_name"] == "Outbound Call"
 
 
 async def test_attribution_headers(sim) -> None:

@@ -88,7 +88,6 @@ def row(ch: Channel, presence_realm: str = "") -> dict[str, str]:
     presence_id = ch.presence_id
     if not presence_id and ch.username and presence_realm:
         presence_id = f"{ch.username}@{presence_realm}"
-    extra = ch.extra or {}
     initial = _initial(ch, dialplan, context)
     values = (
         ch.id, ch.direction, created_local(epoch), str(epoch), ch.name, switch_state(ch),
@@ -99,7 +98,7 @@ def row(ch: Channel, presence_realm: str = "") -> dict[str, str]:
         presence_id, ch.presence_data, ch.accountcode, callstate(ch),
         ch.callee_name, ch.callee_number, ch.callee_direction,
         ch.call_id if ch.other_leg and ch.answered else "",  # set by CHANNEL_BRIDGE
-        extra.get("sent_callee_name", ""), extra.get("sent_callee_num", ""),
+        ch.sent_callee_name, ch.sent_callee_number,
         *initial,
     )
     return dict(zip(COLUMNS, values, strict=True))
