@@ -11,6 +11,12 @@ win over it (store resync bookkeeping). Choices where AMI has no direct equivale
   extension (`hold_extension@hold_context`) and the holder there too, so neither is left alone in
   a dissolving Dial bridge (which hangs the survivor up); unhold `Bridge`s the two back. `Park`
   was not chosen: it hangs up the parked channel's bridge partner.
+* play: AMI has no playback action either. PLAYBACK_MEDIA is set on the listening leg(s) and one
+  dual `Redirect` sends them to the `playback` extension of `hold_context` (whose dialplan runs
+  `Playback(${PLAYBACK_MEDIA})`) and, for a one-leg play, the partner to music on hold, for the
+  same reason as hold. break `Bridge`s that pair back; a channel that was alone is sent back to
+  the extension it was in. AMI cannot interrupt an arbitrary dialplan application, so break on
+  anything the gateway did not start is refused, never faked.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from panoramisk.message import Message
@@ -34,7 +41,6 @@ from gateway.control import (
     Rejected,
     Result,
     Unavailable,
-    Unsupported,
     recording_file,
     safe_path,
 )
@@ -52,6 +58,7 @@ _NOT_FOUND = ("no such channel", "does not exist", "channel not found")
 _TOKEN = re.compile(r"^[A-Za-z0-9_+*#.@:=-]+$")
 _DTMF = re.compile(r"^[0-9A-Da-d*#]+$")
 _VAR_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+PLAYBACK_VAR = "PLAYBACK_MEDIA"
 MIXMONITOR_ID_VAR = "CALLGATE_MIXMONITOR_ID"  # MixMonitor i(): the reply then carries the id
 _SPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
 #: OriginateResponse `Reason` (the last control frame seen) -> Q.850 cause name.
@@ -95,6 +102,17 @@ def _channel_name(channel: Channel) -> str:
     return _safe(channel.name, "channel")
 
 
+@dataclass(frozen=True, slots=True)
+class _Playing:
+    """A play the gateway started: the pair it took out of their bridge (`partner` "" when the
+    channel was alone, then `context`/`exten` say where its dialplan was, to send it back)."""
+
+    channel: str
+    partner: str = ""
+    context: str = ""
+    exten: str = ""
+
+
 class AsteriskBackend(SwitchBackend):
     """One Asterisk node: settings.name is the node every channel from it carries."""
 
@@ -105,6 +123,7 @@ class AsteriskBackend(SwitchBackend):
         self.mapper = AmiMapper(settings.name, store, trunks=settings.trunks)
         self._ami: AmiSession | None = None
         self._held: dict[str, str] = {}  # holder id -> partner id parked in music on hold
+        self._playing: dict[str, _Playing] = {}  # both ids of a pair -> the play they are in
         # channel id -> (file, MixMonitorID or "", time-limit stop timer or None)
         self._mixmonitors: dict[str, tuple[str, str, asyncio.TimerHandle | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -125,6 +144,7 @@ class AsteriskBackend(SwitchBackend):
         items = reply if isinstance(reply, list) else []
         self.last_resync = self.store.reconcile(self.name, self.mapper.snapshot(items))
         self._held = {k: v for k, v in self._held.items() if k in self.store}
+        self._playing = {k: v for k, v in self._playing.items() if k in self.store}
         self.ready.set()
         await ami.wait_closed()
 
@@ -226,36 +246,104 @@ class AsteriskBackend(SwitchBackend):
                                  "Channel2": _channel_name(partner), "Tone": "no"})
         self._held.pop(channel.id, None)
         self.mapper.set_held(channel.id, False)
+        self._playing.pop(channel.id, None)
+        self._playing.pop(partner.id, None)
         return result
 
     async def park(self, channel: Channel) -> Result:
         return await self._do({"Action": "Park", "Channel": _channel_name(channel)})
 
-    async def break_media(self, channel: Channel) -> Result:
-        raise Unsupported("Asterisk cannot interrupt media over AMI")
+    def _apart_from(self, channel: Channel) -> Channel | None:
+        """Who the channel talks to: its bridged peer, or the partner the gateway itself took
+        out of the bridge (a hold or an earlier play), so a second play keeps the pair."""
+        playing = self._playing.get(channel.id)
+        if playing is not None:
+            other = playing.partner if playing.channel == channel.id else playing.channel
+            return self.store.get(other) if other else None
+        held = self._held.get(channel.id) or next(
+            (h for h, p in self._held.items() if p == channel.id), "")
+        if held:
+            return self.store.get(held)
+        peer = self._peer(channel)
+        return peer if peer is not None and channel.answered and peer.answered else None
 
     async def play(self, channel: Channel, media: str, *, leg: str = "aleg") -> Result:
-        """AMI has no playback action: set PLAYBACK_MEDIA and redirect the leg(s) into the
-        `playback` extension of the hold context, whose dialplan plays it."""
+        """Set PLAYBACK_MEDIA on the listening leg(s), then one Redirect: listeners into the
+        playback extension and, for a one-leg play of a bridged call, the partner into music on
+        hold (ExtraChannel), so nobody is left alone in a Dial bridge that hangs them up."""
         if leg not in ("aleg", "bleg", "both"):
             raise InvalidArgument(f"bad leg {leg}")
-        media = _token(media, "media")
-        targets = [channel] if leg != "bleg" else []
-        peer = self._peer(channel)
-        if leg in ("bleg", "both"):
-            if peer is None:
-                raise Rejected("the channel has no bridged peer")
-            targets.append(peer)
+        if not (_TOKEN.match(media or "") or safe_path(media or "")):
+            raise InvalidArgument("bad media")
         ctx = _token(self.settings.hold_context, "hold context")
-        for ch in targets:
+        moh = _token(self.settings.hold_extension, "hold extension")
+        playback = _token(self.settings.playback_extension, "playback extension")
+        self._prune_playing()
+        partner = self._apart_from(channel)
+        if leg == "bleg" and partner is None:
+            raise Rejected("the channel has no bridged peer")
+        listeners = {"aleg": [channel], "bleg": [partner],
+                     "both": [channel, partner]}[leg]
+        listeners = [ch for ch in listeners if ch is not None]
+        for ch in listeners:
             await self._do({"Action": "Setvar", "Channel": _channel_name(ch),
-                            "Variable": "PLAYBACK_MEDIA", "Value": media})
-        fields: dict[str, Any] = {"Action": "Redirect", "Channel": _channel_name(targets[0]),
-                                  "Exten": "playback", "Context": ctx, "Priority": "1"}
-        if len(targets) == 2:
-            fields.update(ExtraChannel=_channel_name(targets[1]), ExtraExten="playback",
+                            "Variable": PLAYBACK_VAR, "Value": media})
+        fields: dict[str, Any] = {"Action": "Redirect", "Channel": _channel_name(listeners[0]),
+                                  "Exten": playback, "Context": ctx, "Priority": "1"}
+        if partner is not None:
+            extra = listeners[1] if len(listeners) == 2 else (
+                partner if listeners[0] is channel else channel)
+            fields.update(ExtraChannel=_channel_name(extra),
+                          ExtraExten=playback if len(listeners) == 2 else moh,
                           ExtraContext=ctx, ExtraPriority="1")
-        return await self._do(fields)
+        # read before the Redirect: its events move the row to the playback extension
+        playing = (_Playing(channel.id, partner.id) if partner is not None
+                   else self._playing.get(channel.id)  # a second play keeps the return place
+                   or _Playing(channel.id, context=channel.context, exten=channel.destination))
+        result = await self._do(fields)
+        self._playing[channel.id] = playing
+        if partner is not None:
+            self._playing[partner.id] = playing
+        return result
+
+    async def break_media(self, channel: Channel) -> Result:
+        """Stop a play the gateway started: `Bridge` the pair back together (clearing any
+        hold), or Redirect a lone channel back to its extension. Anything else is Rejected:
+        AMI cannot interrupt an arbitrary dialplan application."""
+        self._prune_playing()
+        playing = self._playing.get(channel.id)
+        if playing is None:
+            raise Rejected("nothing this gateway started is playing on the channel; Asterisk "
+                           "cannot interrupt other media over AMI")
+        if not playing.partner:
+            if not (_TOKEN.match(playing.context) and _TOKEN.match(playing.exten)):
+                raise Rejected("the channel's dialplan place is unknown; transfer it instead")
+            result = await self._do({"Action": "Redirect", "Channel": _channel_name(channel),
+                                     "Exten": playing.exten, "Context": playing.context,
+                                     "Priority": "1"})
+            self._playing.pop(channel.id, None)
+            return result
+        first, second = self.store.get(playing.channel), self.store.get(playing.partner)
+        if first is None or second is None:
+            self._forget_play(playing)
+            raise Rejected("the other party of the call has gone")
+        result = await self._do({"Action": "Bridge", "Channel1": _channel_name(first),
+                                 "Channel2": _channel_name(second), "Tone": "no"})
+        self._forget_play(playing)
+        for ch in (first, second):
+            if self._held.pop(ch.id, None) is not None or ch.held:
+                self.mapper.set_held(ch.id, False)
+        return result
+
+    def _forget_play(self, playing: _Playing) -> None:
+        for key in (playing.channel, playing.partner):
+            if self._playing.get(key) is playing:
+                del self._playing[key]
+
+    def _prune_playing(self) -> None:
+        """A play ends with the channels in it; their ids are never reused."""
+        for gone in [k for k in self._playing if k not in self.store]:
+            del self._playing[gone]
 
     async def send_dtmf(self, channel: Channel, digits: str) -> Result:
         if not _DTMF.match(digits or ""):

@@ -208,6 +208,7 @@ class BackendSettings:
     context: str = "default"
     hold_context: str = "default"  # Asterisk: where the music-on-hold extension lives
     hold_extension: str = "moh"
+    playback_extension: str = "playback"  # Asterisk: plays ${PLAYBACK_MEDIA}, in hold_context
     trunks: tuple[str, ...] = ()  # Asterisk: PJSIP endpoints that are carriers, not phones
     # where recordings go when a command names no file; "" = the switch's own default (Asterisk:
     # its monitor directory; FreeSWITCH: relative to its working directory)
@@ -379,6 +380,7 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
             context=b.str("context", "default"),
             hold_context=b.str("hold_context", "default"),
             hold_extension=b.str("hold_extension", "moh"),
+            playback_extension=b.str("playback_extension", "playback"),
             trunks=b.strings("trunks") if not is_fs else (),
             recordings_dir=b.str("recordings_dir", FS_RECORDINGS_DIR if is_fs else ""),
             command_timeout=b.float("command_timeout", 5.0, minimum=0.01),

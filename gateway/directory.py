@@ -70,6 +70,8 @@ class Directory:
             if d.owner:
                 self._devices_by_owner.setdefault(d.owner, []).append(d)
         self.store: ChannelStore | None = None  # for inheriting attribution within a call
+        # the tree is fixed once built: renderers ask per channel, so answer with one lookup
+        self._reseller_of = {a.id: self._find_reseller(a.id) for a in settings.accounts}
 
     # ------------------------------------------------------------ accounts
     def account(self, account_id: str) -> Account | None:
@@ -119,6 +121,11 @@ class Directory:
 
     def reseller_of(self, account_id: str) -> Account | None:
         """The nearest ancestor that has children of its own (Kazoo's reseller_id)."""
+        if account_id in self._reseller_of:
+            return self._reseller_of[account_id]
+        return self._find_reseller(account_id)
+
+    def _find_reseller(self, account_id: str) -> Account | None:
         for a in self.ancestors(account_id):
             if self.is_reseller(a):
                 return self.accounts[a]

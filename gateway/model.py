@@ -87,6 +87,9 @@ class Channel:
     authorizing_type: str = ""
     agent_id: str = ""
     extra: dict[str, str] | None = field(default=None)  # rare per-dialect annotations
+    # bumped by the store on every change it applies, unique across channels: a rendering made
+    # at one version is still exact while the version is (gateway/render_cache.py)
+    version: int = field(default=0, compare=False)
 
     def var(self, name: str, default: str = "") -> str:
         v = self.variables

@@ -2,12 +2,14 @@
 
 Every list a dialect serves is one dictionary lookup in an index (account, owner, device, node,
 call), never a scan and never a question to the switch. Channels are mutated only through
-`apply`/`add`/`remove`/`reconcile`, so the indexes and the subscribers always agree with the table.
+`apply`/`add`/`remove`/`reconcile`, so the indexes and the subscribers always agree with the table,
+and each change bumps the channel's `version`, which render caches key on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +21,10 @@ from .model import ATTRIBUTION_INPUTS, CHANNEL_FIELDS, INDEXED, Channel
 log = logging.getLogger("callgate.store")
 
 Attributor = Callable[[Channel], None]
+
+#: One counter for every store: a channel's version is never reused, not even by a channel
+#: re-added under the same id, so a cached rendering cannot match the wrong incarnation.
+_next_version = itertools.count(1).__next__
 
 
 class ChangeKind(StrEnum):
@@ -203,6 +209,7 @@ class ChannelStore:
             before: dict[str, Any] = {}
             self._run_attribution(ch, before)
             if before:
+                ch.version = _next_version()
                 self._reindex(ch, before)
                 self._publish(Change(ChangeKind.UPDATED, ch, before))
 
@@ -213,6 +220,7 @@ class ChannelStore:
         if existing is not None:
             self._unindex(existing)
         self._run_attribution(ch, {})
+        ch.version = _next_version()
         self._channels[ch.id] = ch
         self._index(ch)
         self._touch(ch.node, ch.id)
@@ -240,6 +248,7 @@ class ChannelStore:
             return ch
         if not ATTRIBUTION_INPUTS.isdisjoint(before):
             self._run_attribution(ch, before)
+        ch.version = _next_version()
         self._reindex(ch, before)
         self._publish(Change(ChangeKind.UPDATED, ch, before))
         if "account_id" in before and ch.account_id:
@@ -255,6 +264,7 @@ class ChannelStore:
                 before: dict[str, Any] = {}
                 self._run_attribution(leg, before)
                 if before:
+                    leg.version = _next_version()
                     self._reindex(leg, before)
                     self._publish(Change(ChangeKind.UPDATED, leg, before))
 
@@ -336,5 +346,5 @@ def _known(value: Any) -> bool:
 #: Fields a snapshot does not know better than our events (attribution is re-derived).
 _KEEP_ON_RESYNC = frozenset(
     {"id", "node", "account_id", "owner_id", "authorizing_id", "authorizing_type", "agent_id",
-     "extra"}
+     "extra", "version"}
 )

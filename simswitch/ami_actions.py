@@ -215,19 +215,10 @@ class CallActions:
             return
         s.ok(act, "Dual Redirect successful" if extra is not None else "Redirect successful")
         ctx, exten = act.get("Context"), act.get("Exten")
-        if extra is None:
-            self.model.redirect(ch, ctx, exten)
-            return
-        # both legs leave together, so neither is orphaned and hung up
-        bridge = ch.bridge
-        for c in (ch, extra):
-            self.model.leave_bridge(c)
-            c.dial_peer, c.is_callee = None, False
-        if bridge is not None and not bridge.members:
-            self.model.destroy_bridge(bridge)
-        self.model.run_exten(ch, exten, context=ctx)
-        self.model.run_exten(extra, act.get("ExtraExten") or exten,
-                             context=act.get("ExtraContext") or ctx)
+        moves = [(ch, ctx, exten)]
+        if extra is not None:  # both legs leave together, so neither is orphaned and hung up
+            moves.append((extra, act.get("ExtraContext") or ctx, act.get("ExtraExten") or exten))
+        self.model.redirect(moves)
 
     async def _act_blindtransfer(self, s: AmiSession, act: Action) -> None:
         name, exten = act.get("Channel"), act.get("Exten")

@@ -39,7 +39,8 @@ class AsteriskSimulator(SessionActions, CallActions, OriginateActions):
                  port: int = 0, system_name: str = "sim-ast1",
                  extensions: dict[str, str] | None = None, trunks: Iterable[str] = ("carrier1",),
                  login_failure_delay: float = 1.0, *, channelvars: Iterable[str] = (),
-                 moh_exten: str = "moh", park_extens: Iterable[str] = ("park", "700"),
+                 moh_exten: str = "moh", playback_exten: str = "playback",
+                 park_extens: Iterable[str] = ("park", "700"),
                  busy: Iterable[str] = (), no_answer: Iterable[str] = (),
                  originate_answer_after: float = 0.05, park_timeout: int = 45,
                  timestamps: bool = True) -> None:
@@ -64,8 +65,8 @@ class AsteriskSimulator(SessionActions, CallActions, OriginateActions):
             system_name=system_name,
             extensions=extensions if extensions is not None else {"201": "", "202": ""},
             trunks=trunks, emit=self._emit, schedule=self._schedule, cancel=self._cancel,
-            channelvars=channelvars, moh_exten=moh_exten, park_extens=park_extens, busy=busy,
-            no_answer=no_answer, park_timeout=park_timeout)
+            channelvars=channelvars, moh_exten=moh_exten, playback_exten=playback_exten,
+            park_extens=park_extens, busy=busy, no_answer=no_answer, park_timeout=park_timeout)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, self.host, self._port)

@@ -162,6 +162,7 @@ class AsteriskModel:
     def __init__(self, *, system_name: str, extensions: dict[str, str], trunks: Iterable[str],
                  emit: Emit, schedule: Schedule, cancel: Callable[[object], None],
                  channelvars: Iterable[str] = (), moh_exten: str = "moh",
+                 playback_exten: str = "playback",
                  park_extens: Iterable[str] = ("park", "700"), busy: Iterable[str] = (),
                  no_answer: Iterable[str] = (), context: str = "from-internal",
                  trunk_context: str = "from-trunk", parkinglot_start: int = 701,
@@ -174,6 +175,7 @@ class AsteriskModel:
         self.cancel = cancel
         self.channelvars = list(channelvars)
         self.moh_exten = moh_exten
+        self.playback_exten = playback_exten
         self.park_extens = set(park_extens)
         self.busy = set(busy)
         self.no_answer = set(no_answer)
@@ -261,11 +263,14 @@ class AsteriskModel:
     # ---- routing --------------------------------------------------------------------------
     def route(self, dest: str) -> tuple[str, str] | None:
         """Dialplan lookup: extension -> ("ext", endpoint), external number -> ("trunk", trunk),
-        moh/park extens -> ("moh"|"park", ""); None when the extension does not exist."""
+        moh/playback/park extens -> ("moh"|"playback"|"park", ""); None when the extension does
+        not exist."""
         if dest in self.extensions:
             return ("ext", dest)
         if dest == self.moh_exten:
             return ("moh", "")
+        if dest == self.playback_exten:
+            return ("playback", "")
         if dest in self.park_extens:
             return ("park", "")
         digits = dest.lstrip("+")
@@ -292,26 +297,42 @@ class AsteriskModel:
 
     def run_exten(self, ch: Channel, exten: str, *, context: str | None = None,
                   answer_after: float | None = 0.2, bridge: bool = True,
-                  ring_timeout: float | None = None) -> bool:
-        """Execute ``exten`` on ``ch`` like the demo dialplan; False if it does not exist."""
+                  ring_timeout: float | None = None, after_goto: bool = False) -> bool:
+        """Execute ``exten`` on ``ch`` like the demo dialplan; False if it does not exist.
+
+        ``after_goto``: a Redirect already announced priority 1 (its Newexten carries the old
+        application), so priority 1 runs unannounced, as Asterisk skips a Newexten whose
+        context/exten/priority did not change."""
         r = self.route(exten)
         ctx = context or ch.context
+
+        def first(app: str, data: str) -> None:
+            if after_goto:
+                ch.exten, ch.context, ch.priority = exten, ctx, 1
+                ch.application, ch.appdata = app, data
+            else:
+                self.newexten(ch, app, data, exten=exten, context=ctx, priority=1)
+
         if r is None:
-            self.newexten(ch, "Hangup", "", exten=exten, context=ctx, priority=1)
+            first("Hangup", "")
             self.hangup(ch, 1, soft=True)
             return False
         kind, target = r
-        if kind == "moh":
-            self.newexten(ch, "Answer", "", exten=exten, context=ctx, priority=1)
+        if kind in ("moh", "playback"):
+            first("Answer", "")
             self.set_state(ch, UP)
-            self.start_moh(ch)
+            if kind == "moh":
+                self.start_moh(ch)
+            else:  # Playback(${PLAYBACK_MEDIA}): sits there until redirected or bridged
+                self.newexten(ch, "Playback", ch.variables.get("PLAYBACK_MEDIA", ""),
+                              priority=ch.priority + 1)
         elif kind == "park":
-            self.newexten(ch, "Park", "", exten=exten, context=ctx, priority=1)
+            first("Park", "")
             self.set_state(ch, UP)
             self.park(ch)
         else:
             data = f"PJSIP/{target}" if kind == "ext" else f"PJSIP/{exten}@{target}"
-            self.newexten(ch, "Dial", f"{data},30", exten=exten, context=ctx, priority=1)
+            first("Dial", f"{data},30")
             self.dial(ch, exten, kind, target, answer_after=answer_after, bridge=bridge,
                       ring_timeout=ring_timeout)
         return True
@@ -600,16 +621,49 @@ class AsteriskModel:
         self.dial(ch, endpoint, "ext", endpoint, answer_after=None, bridge=True,
                   ring_timeout=30)
 
-    def redirect(self, ch: Channel, context: str, exten: str) -> None:
-        """AsyncGoto: leave the bridge (orphaned partner hangs up) and run ``exten``."""
-        if ch.parked is not None:
-            self._unpark(ch, "UnParkedCall")
-            self.chan_event("MusicOnHoldStop", ch)
-        orphans = self._dissolve(ch) if ch.bridge else []
-        for o in orphans:
-            self.hangup(o, 16, soft=True)
-        ch.dial_peer, ch.is_callee = None, False
-        self.run_exten(ch, exten, context=context)
+    def redirect(self, moves: list[tuple[Channel, str, str]]) -> None:
+        """Redirect (AsyncGoto) of one channel or two (ExtraChannel): (channel, context, exten).
+
+        As captured (ami_04_redirect_transfer): each bridged channel first gets BRIDGEPEER
+        cleared and a Newexten at the new place still naming its old application; then each in
+        turn leaves the bridge and runs its new extension; last, a bridge left with one party
+        is destroyed and that party (orphaned by Dial) hangs up."""
+        left: list[Bridge] = []
+        gotos: set[str] = set()
+        for ch, ctx, exten in moves:
+            if ch.parked is not None:
+                self._unpark(ch, "UnParkedCall")
+                self.chan_event("MusicOnHoldStop", ch)
+            elif ch.bridge is None and ch.application == "MusicOnHold":
+                self.chan_event("MusicOnHoldStop", ch)
+            if ch.bridge is not None and ch.bridge is not self.parking_bridge:
+                self.set_var(ch, "BRIDGEPEER", "")
+                self.newexten(ch, ch.application, ch.appdata, exten=exten, context=ctx,
+                              priority=1)
+                gotos.add(ch.uniqueid)
+        moved = {ch.uniqueid for ch, _, _ in moves}
+        for ch, _, _ in moves:  # who stays behind loses its BRIDGEPEER too
+            for o in self.peers(ch) if ch.bridge is not self.parking_bridge else []:
+                if o.uniqueid not in moved:
+                    self.set_var(o, "BRIDGEPEER", "")
+        for ch, ctx, exten in moves:
+            old_app = ch.application
+            b = self.leave_bridge(ch)
+            if b is not None and b is not self.parking_bridge and b not in left:
+                left.append(b)
+            if ch.uniqueid in gotos and old_app == "Dial":
+                self.set_var(ch, "DIALSTATUS", "ANSWER")
+            ch.dial_peer, ch.is_callee = None, False
+            self.run_exten(ch, exten, context=ctx, after_goto=ch.uniqueid in gotos)
+        for b in left:
+            rest = list(b.members)
+            if len(rest) > 1:
+                continue
+            for o in rest:
+                self.leave_bridge(o)
+            self.destroy_bridge(b)
+            for o in rest:
+                self.hangup(o, 16, soft=True)
 
     def all_channels(self) -> list[Channel]:
         return list(self.channels.values())

@@ -788,3 +788,27 @@ async def test_unexpected_failure_is_a_kazoo_500_without_details() -> None:
         assert (await resp.json())["message"] == "invalid_method"
         resp = await c.get("/nowhere")
         assert (await resp.json())["message"] == "not_found"
+
+
+async def test_a_change_shows_in_the_very_next_list_and_detail(
+        api: tuple[Gateway, TestClient], tokens: dict[str, str]) -> None:
+    """Items are cached per channel version: a hold after a list must show in the next one,
+    and the cached items must be exactly what rendering afresh gives."""
+    from dialects.kazoo import render
+
+    gw, client = api
+    path = f"/v2/accounts/{ACME}/channels"
+    before = {c["uuid"]: c for c in await get_data(client, path, tokens["alice"])}
+    assert before["acme-a"]["is_onhold"] is False
+    detail = await get_data(client, f"{path}/acme-a", tokens["alice"])
+    assert detail["is_on_hold"] is False
+    gw.store.update("acme-a", held=True, state=State.HELD)
+    after = {c["uuid"]: c for c in await get_data(client, path, tokens["alice"])}
+    assert after["acme-a"]["is_onhold"] is True
+    assert (await get_data(client, f"{path}/acme-a", tokens["alice"]))["is_on_hold"] is True
+    at = time.time()
+    fresh = render.listing(gw.store.by_account(ACME), gw.directory)
+    cached = render.listing(gw.store.by_account(ACME), gw.directory, gw.extras["kazoo.items"])
+    for item in fresh + cached:
+        item["elapsed_s"] = int(at)  # the only time-dependent key
+    assert json.dumps(fresh, sort_keys=True) == json.dumps(cached, sort_keys=True)

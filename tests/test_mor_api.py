@@ -16,7 +16,7 @@ from lxml import etree
 
 from gateway.app import build_app
 from gateway.config import Settings, parse
-from gateway.context import Gateway
+from gateway.context import GATEWAY, Gateway
 from gateway.demo import DEMO_CONFIG
 from gateway.model import Channel, State
 from tests.conftest import SHARED
@@ -614,3 +614,43 @@ def test_settings_validate_unknown_keys() -> None:
         parse(data, "x")
     opts = settings(resellers_accept_admin_key=False, rest_api=False).dialect("mor")
     assert (opts.resellers_accept_admin_key, opts.rest_api) == (False, False)
+
+
+async def test_a_change_shows_in_the_very_next_list_byte_for_byte(
+        api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are cached per version of both legs: a change to either leg shows in the next
+    list, and the page is byte for byte the one built element by element afresh."""
+    from types import SimpleNamespace
+
+    from dialects.mor import render, routes, rows
+    from dialects.mor.scope import Scope
+
+    now = time.time()
+    monkeypatch.setattr(routes, "time", SimpleNamespace(time=lambda: now))
+    gw: Gateway = api.server.app[GATEWAY]
+
+    async def calls() -> dict[str, etree._Element]:
+        doc = await xml(api, params=query("admin"))
+        return {c.findtext("uniqueid"): c for c in doc.findall("active_call")}
+
+    first = await calls()
+    assert first["bob-a"].findtext("status") == "Ringing"
+    assert first["alice-a"].findtext("provider_name") == "Carrier One"
+    gw.store.update("bob-a", answered=True, answered_at=now - 3, state=State.ANSWERED)
+    gw.store.update("alice-b", gateway="")  # the B-leg alone decides the provider
+    second = await calls()
+    assert second["bob-a"].findtext("status") == "Answered"
+    assert second["bob-a"].findtext("duration") == "3"
+    assert second["alice-a"].find("provider_name").text is None
+
+    resp = await api.post("/billing/api/active_calls_get", params=query("admin"))
+    body = await resp.read()
+    opts = gw.settings.dialect("mor")
+    admin = next(u for u in gw.directory.users.values() if u.username == "admin")
+    scope = Scope(gw, admin)
+    assert scope.is_admin
+    servers = {b.name: b.server_id for b in gw.settings.backends}
+    fresh = render.active_calls(
+        rows.fields(rows.build(gw, opts, call, n, servers), show_provider=True, now=now)
+        for n, call in routes.visible_calls(gw, opts, scope, now=now))
+    assert body == fresh

@@ -600,3 +600,94 @@ async def test_panoramisk_accepts_our_bytes(sim: AsteriskSimulator) -> None:
         assert res[-1].get("Event") == "CoreShowChannelsComplete"
     finally:
         mgr.close()
+
+
+# ---- playback / music on hold: Redirect out of a bridge, as captured ----------------------------
+def redirect_shape(msgs: list[Msg], until_event: str = "BridgeDestroy") -> list[tuple[str, int]]:
+    """(event, role) from a Redirect's reply on: role 1 is the first channel named, 2 the
+    second; repeated Newexten of one channel (its dialplan steps) counted once; stops at
+    `until_event`. Channel-less and non-call events (DeviceStateChange...) are left out."""
+    roles: dict[str, int] = {}
+    out: list[tuple[str, int]] = []
+    for m in msgs:
+        d = dict(m)
+        event = d.get("Event", "")
+        if event == until_event:
+            out.append((event, 0))
+            break
+        if not event or "Channel" not in d or event.startswith("MusicOnHold"):
+            continue
+        role = roles.setdefault(d["Channel"], len(roles) + 1)
+        if event == "Newexten" and out and out[-1] == (event, role):
+            continue
+        out.append((event, role))
+    return out
+
+
+def real_after_reply(fixtures_dir: Path, action_id: str) -> list[Msg]:
+    msgs = real_messages(fixtures_dir, "ami_04_redirect_transfer")
+    start = next(i for i, m in enumerate(msgs) if dict(m).get("ActionID") == action_id)
+    return msgs[start + 1:]
+
+
+async def bridged_pair(cli: Client, sim: AsteriskSimulator) -> tuple[str, str, str, str]:
+    a = await sim.place_call("401", "402", answer_after=0.01)
+    await cli.until(lambda d: d.get("Event") == "BridgeEnter" and d["BridgeNumChannels"] == "2")
+    b = next(u for u in sim.channel_ids() if u != a)
+    return a, b, sim.truth()[a]["Channel"], sim.truth()[b]["Channel"]
+
+
+async def test_dual_redirect_to_playback_and_moh_in_captured_order(
+        cli: Client, sim: AsteriskSimulator, fixtures_dir: Path) -> None:
+    a, b, an, bn = await bridged_pair(cli, sim)
+    await cli.reply(cli.send("Setvar", Channel=an, Variable="PLAYBACK_MEDIA", Value="hello"))
+    aid = cli.send("Redirect", Channel=an, Context="from-internal", Exten="playback",
+                   Priority="1", ExtraChannel=bn, ExtraContext="from-internal",
+                   ExtraExten="moh", ExtraPriority="1")
+    await cli.reply(aid)
+    seen, _ = await cli.until(lambda d: d.get("Event") == "BridgeDestroy")
+    assert redirect_shape(seen) == redirect_shape(real_after_reply(fixtures_dir, "redirect-9"))
+    goto = [dict(m) for m in seen if dict(m).get("Event") == "Newexten"]
+    # the goto is announced at priority 1 still naming the old application, as captured
+    assert [(g["Channel"], g["Exten"], g["Priority"], g["Application"]) for g in goto[:2]] == [
+        (an, "playback", "1", "Dial"), (bn, "moh", "1", "AppDial")]
+    assert [(g["Channel"], g["Priority"], g["Application"], g["AppData"]) for g in goto[2:]] == [
+        (an, "2", "Playback", "hello"), (bn, "2", "MusicOnHold", "default")]
+    assert [dict(m)["Channel"] for m in seen if dict(m)["Event"] == "MusicOnHoldStart"] == [bn]
+    assert not any(dict(m)["Event"].endswith("Hangup") for m in seen)
+    truth = sim.truth()
+    assert (truth[a]["Application"], truth[a]["ApplicationData"]) == ("Playback", "hello")
+    assert truth[b]["Application"] == "MusicOnHold" and truth[a]["BridgeId"] == ""
+    # Bridge brings the pair back: Playback simply ends, music on hold stops
+    assert (await cli.reply(cli.send("Bridge", Channel1=an, Channel2=bn, Tone="no")))[
+        "Message"] == "Channels have been bridged"
+    seen, _ = await cli.until(lambda d: d.get("Event") == "BridgeEnter"
+                              and d["BridgeNumChannels"] == "2")
+    assert [dict(m)["Channel"] for m in seen if dict(m)["Event"] == "MusicOnHoldStop"] == [bn]
+    assert sim.truth()[a]["BridgeId"] == sim.truth()[b]["BridgeId"] != ""
+
+
+async def test_single_redirect_out_of_bridge_in_captured_order(
+        cli: Client, sim: AsteriskSimulator, fixtures_dir: Path) -> None:
+    a, b, _an, bn = await bridged_pair(cli, sim)
+    await cli.reply(cli.send("Redirect", Channel=bn, Context="from-internal", Exten="playback",
+                             Priority="1"))
+    seen, _ = await cli.until(lambda d: d.get("Event") == "Hangup" and d["Uniqueid"] == a)
+    assert redirect_shape(seen) == redirect_shape(real_after_reply(fixtures_dir, "redirect-4"))
+    assert (sim.truth()[b]["Application"], sim.truth()[b]["ApplicationData"]) == ("Playback", "")
+    assert a not in sim.truth()  # the partner left alone in the Dial bridge was hung up
+
+
+async def test_playback_extension_is_configurable() -> None:
+    async with AsteriskSimulator(extensions={"401": ""}, playback_exten="announce") as sim:
+        c = await Client.connect(sim)
+        await c.login()
+        await sim.place_call("401", "announce", variables={"PLAYBACK_MEDIA": "custom/hi"})
+        _, m = await c.until(lambda d: d.get("Event") == "Newexten"
+                             and d["Application"] == "Playback")
+        assert (dict(m)["Exten"], dict(m)["Priority"], dict(m)["AppData"]) == (
+            "announce", "2", "custom/hi")
+        await sim.place_call("401", "playback")  # no such extension on this switch
+        _, m = await c.until(lambda d: d.get("Event") == "Hangup")
+        assert dict(m)["Cause"] == "1"
+        await c.close()

@@ -130,3 +130,36 @@ def test_events_during_resync_win_over_the_snapshot() -> None:
     store.reconcile("fs1", snapshot)
     assert set(c.id for c in store.by_node("fs1")) == {"held-before", "created-during"}
     assert store.get("held-before").state is State.HELD
+
+
+def test_version_bumps_on_every_applied_change_and_never_repeats() -> None:
+    """Render caches trust `version`: every change the store applies must move it, a no-op
+    must not, and a channel re-added under the same id must not meet its old version."""
+    store = _store()
+    a = store.add(_leg("a", call_id="c1"))
+    v1 = a.version
+    assert v1 > 0
+    store.apply("fs1", "a", {"username": "201"})  # nothing changes
+    assert a.version == v1
+    store.apply("fs1", "a", {"held": True})
+    v2 = a.version
+    assert v2 > v1
+    # attribution alone: an unattributed leg of the call inherits the account
+    b = store.add(Channel(id="b", node="fs1", call_id="c2"))
+    vb = b.version
+    assert not b.account_id
+    store.apply("fs1", "b", {"call_id": "c1"})
+    assert b.account_id == ACME and b.version > vb
+    store.remove("a")
+    again = store.add(_leg("a", call_id="c1"))
+    assert again.version not in (0, v1, v2)
+    # a reconcile that changes a field bumps it too; one that changes nothing does not
+    v3 = again.version
+    store.begin_resync("fs1")
+    store.reconcile("fs1", [_leg("a", call_id="c1", destination="999"),
+                            Channel(id="b", node="fs1", call_id="c1")])
+    assert again.destination == "999" and again.version > v3
+    vb = b.version
+    store.begin_resync("fs1")
+    store.reconcile("fs1", [_leg("a", call_id="c1"), Channel(id="b", node="fs1", call_id="c1")])
+    assert b.version == vb

@@ -307,3 +307,25 @@ async def test_spy_parameters(app) -> None:
     r = await client.post("/api/v2/accounts/301/spy", headers=alice, json={"user": "202"})
     assert (r.status, await r.json()) == (500, {"status": "error",
                                                 "info": "-ERR No such channel!\n"})
+
+
+async def test_a_change_shows_in_the_very_next_list_byte_for_byte(app) -> None:
+    """Rows are cached serialized per channel version: a hold must show in the next list, and
+    the joined rows must be exactly the bytes of serializing the whole list afresh."""
+    import json
+
+    from dialects.webitel.render import listing
+    from dialects.webitel.scope import realm_of
+
+    gw, client = app
+    root = await login(client, "root", "demo-admin")
+    first = {r["uuid"]: r for r in await rows(client, root)}
+    assert first["acme-a"]["callstate"] == "ACTIVE"
+    gw.store.update("acme-a", held=True, state=State.HELD, callstate="HELD")
+    r = await client.get("/api/v2/channels", headers=root)
+    body = await r.text()
+    assert {x["uuid"]: x for x in json.loads(body)["data"]["rows"]}["acme-a"]["callstate"] \
+        == "HELD"
+    ordered = sorted(gw.store.all(), key=lambda ch: ch.created)
+    fresh = listing([row(ch, realm_of(gw, ch)) for ch in ordered], True)
+    assert body == json.dumps(fresh, separators=(",", ":"), ensure_ascii=False)

@@ -10,6 +10,8 @@ from typing import Any
 
 from gateway.directory import Directory
 from gateway.model import Channel, State
+from gateway.render_cache import RenderCache
+from gateway.store import ChannelStore
 
 from .envelope import gregorian, now
 
@@ -56,28 +58,30 @@ def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v != "" and v is not None}
 
 
-def list_item(ch: Channel, directory: Directory, at: float | None = None) -> dict[str, Any]:
-    at = now() if at is None else at
+def _elapsed(ch: Channel, at: float) -> int:
+    return max(0, int(at - (ch.created or at)))
+
+
+def _list_static(ch: Channel, directory: Directory, at: float) -> dict[str, Any]:
+    """Everything but `elapsed_s`; `at` matters only to a channel without a creation time."""
     out = _common(ch, directory, at)
     out.update(
         uuid=ch.id,
         direction=ch.direction,
         other_leg=ch.other_leg,
-        elapsed_s=max(0, int(at - (ch.created or at))),
         interaction_id=ch.call_id,
         is_onhold=ch.held or ch.state is State.HELD,
     )
     return _drop_empty(out)
 
 
-def detail(ch: Channel, directory: Directory, at: float | None = None) -> dict[str, Any]:
-    at = now() if at is None else at
+def _detail_static(ch: Channel, directory: Directory, at: float) -> dict[str, Any]:
+    """Everything but `elapsed_seconds` (as `_list_static`)."""
     out = _common(ch, directory, at)
     out.update(
         call_id=ch.id,
         call_direction=ch.direction,
         other_leg_call_id=ch.other_leg,
-        elapsed_seconds=max(0, int(at - (ch.created or at))),
         call_interaction_id=ch.call_id,
         is_on_hold=ch.held or ch.state is State.HELD,
     )
@@ -97,14 +101,48 @@ def detail(ch: Channel, directory: Directory, at: float | None = None) -> dict[s
     return _drop_empty(out)
 
 
-def listing(channels: Iterable[Channel], directory: Directory) -> list[dict[str, Any]]:
+class Items:
+    """The time-independent part of each channel's list and detail item, rendered once per
+    channel version; replies are serialized with sorted keys, so adding the elapsed time
+    last changes no byte. (Shared dicts: callers copy before adding anything.)"""
+
+    __slots__ = ("detail", "list")
+
+    def __init__(self, store: ChannelStore, directory: Directory) -> None:
+        # a channel without a creation time shows the request time: those bypass the cache
+        self.list = RenderCache(lambda ch: _list_static(ch, directory, 0.0), store)
+        self.detail = RenderCache(lambda ch: _detail_static(ch, directory, 0.0), store)
+
+
+def list_item(ch: Channel, directory: Directory, at: float | None = None,
+              items: Items | None = None) -> dict[str, Any]:
+    at = now() if at is None else at
+    if items is not None and ch.created:
+        static = items.list.get(ch)
+    else:
+        static = _list_static(ch, directory, at)
+    return {**static, "elapsed_s": _elapsed(ch, at)}
+
+
+def detail(ch: Channel, directory: Directory, at: float | None = None,
+           items: Items | None = None) -> dict[str, Any]:
+    at = now() if at is None else at
+    if items is not None and ch.created:
+        static = items.detail.get(ch)
+    else:
+        static = _detail_static(ch, directory, at)
+    return {**static, "elapsed_seconds": _elapsed(ch, at)}
+
+
+def listing(channels: Iterable[Channel], directory: Directory,
+            items: Items | None = None) -> list[dict[str, Any]]:
     at = now()
     seen: set[str] = set()
     out = []
     for ch in channels:
         if ch.id not in seen:  # de-duplicated by uuid, as crossbar merges ecallmgr replies
             seen.add(ch.id)
-            out.append(list_item(ch, directory, at))
+            out.append(list_item(ch, directory, at, items))
     return out
 
 

@@ -112,8 +112,15 @@ def _wants_csv(cb: Crossbar) -> bool:
     return bool(types) and types[0] in CSV_TYPES
 
 
+def _items(cb: Crossbar) -> render.Items:
+    items = cb.gw.extras.get("kazoo.items")
+    if items is None:
+        items = cb.gw.extras["kazoo.items"] = render.Items(cb.gw.store, cb.gw.directory)
+    return items
+
+
 def _list(cb: Crossbar, channels: Iterable[Channel]) -> web.Response:
-    rows = render.listing(channels, cb.gw.directory)
+    rows = render.listing(channels, cb.gw.directory, _items(cb))
     if not _wants_csv(cb):
         return success(cb.request, rows)
     name = (cb.request.headers.get("X-File-Name") or cb.request.query.get("file_name")
@@ -171,7 +178,7 @@ def _channel(cb: Crossbar) -> Channel:
 async def channel(cb: Crossbar) -> web.Response:
     ch = _channel(cb)
     if cb.method == "GET":
-        return success(cb.request, render.detail(ch, cb.gw.directory))
+        return success(cb.request, render.detail(ch, cb.gw.directory, items=_items(cb)))
     if cb.method == "POST":
         return await _post_action(cb, ch)
     return await _put_metaflow(cb, ch)

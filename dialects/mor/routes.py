@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.context import GATEWAY, Gateway
+from gateway.render_cache import RenderCache
 
 from . import calls, filters, render, rows
 from .auth import api_keys, authenticate, check_password, find_users, hash_matches
@@ -52,12 +53,31 @@ async def active_calls_get(request: web.Request, gw: Gateway, opts: MorSettings,
     wanted = filters.parse(gw, opts, scope, params)
     now = time.time()
     servers = {b.name: b.server_id for b in gw.settings.backends}
-    out = []
+    cache = _rows(gw)
+    show_provider = scope.is_admin
+    fragments: list[bytes] = []
+    timed: list[tuple[int, int, str]] = []
     for n, call in visible_calls(gw, opts, scope, now=now):
-        row = rows.build(gw, opts, call, n, servers)
-        if wanted.matches(row):
-            out.append(rows.fields(row, show_provider=scope.is_admin, now=now))
-    return render.active_calls(out)
+        a, b = call.a, call.b
+        # a row reads its two legs (the directory and settings are fixed) and its number
+        stamp = (a.version, b.version if b is not None else 0, n)
+        cached = cache.lookup(a, stamp)
+        if cached is None:
+            cached = cache.put(a, stamp, rows.Cached(rows.build(gw, opts, call, n, servers)))
+        if wanted.matches(cached.row):
+            duration = cached.duration(now)
+            if duration is not None:
+                timed.append((len(fragments), rows.DURATION_AT, duration))
+            fragments.append(cached.xml(show_provider))
+    return render.active_calls_of(fragments, timed)
+
+
+def _rows(gw: Gateway) -> RenderCache[rows.Cached]:
+    """Rows by A-leg, kept while the stamp of their legs holds (see `active_calls_get`)."""
+    cache = gw.extras.get("mor.rows")
+    if cache is None:
+        cache = gw.extras["mor.rows"] = RenderCache(None, gw.store)
+    return cache
 
 
 def _throttle(gw: Gateway) -> LoginThrottle:

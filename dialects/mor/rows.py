@@ -13,7 +13,7 @@ from gateway.model import Channel, State
 
 from . import geo
 from .calls import Call
-from .render import Fields
+from .render import Fields, fragment
 from .settings import MorSettings, Provider
 
 ANSWERED_STATES = (State.ANSWERED, State.HELD, State.PARKED)
@@ -151,3 +151,29 @@ def fields(row: Row, *, show_provider: bool, now: float | None = None) -> Fields
             *_device_fields("dst_", dst),
         ]
     return out
+
+
+#: Position of `duration` among the `<active_call>` children (see `fields`).
+DURATION_AT = 4
+
+
+class Cached:
+    """A call's row and its `<active_call>` fragments (with and without the provider), made
+    once per version of its legs; only `duration` follows the clock, set per request."""
+
+    __slots__ = ("_xml", "row")
+
+    def __init__(self, row: Row) -> None:
+        self.row = row
+        self._xml: list[bytes | None] = [None, None]
+
+    def xml(self, show_provider: bool) -> bytes:
+        frag = self._xml[show_provider]
+        if frag is None:
+            frag = self._xml[show_provider] = fragment("active_call", fields(
+                self.row, show_provider=show_provider, now=self.row.answered_at))
+        return frag
+
+    def duration(self, now: float) -> str | None:
+        row = self.row
+        return str(max(0, int(now - row.answered_at))) if row.answered else None

@@ -15,13 +15,14 @@ from aiohttp import web
 from gateway.context import GATEWAY, Gateway
 from gateway.control import CommandError, Endpoint
 from gateway.model import Channel, State
+from gateway.render_cache import RenderCache
 
 from . import replies, scope
 from .auth import principal
 from .body import body_of
 from .causes import cause
-from .errors import WebitelError, reply
-from .render import listing, row
+from .errors import WebitelError, reply, reply_text
+from .render import listing_json, row_json
 from .replies import ok
 from .sessions import Session
 
@@ -52,8 +53,19 @@ async def list_channels(request: web.Request) -> web.Response:
     gw, who = _gw(request), principal(request)
     channels = scope.visible(gw, who, request.query.get("domain") or None)
     ordered = sorted(channels, key=lambda ch: ch.created)
-    rows = [row(ch, scope.realm_of(gw, ch)) for ch in ordered]
-    return reply(listing(rows, gw.settings.dialect("webitel").list_envelope))
+    rows = _rows(gw)
+    return reply_text(listing_json([rows.get(ch) for ch in ordered],
+                                   gw.settings.dialect("webitel").list_envelope))
+
+
+def _rows(gw: Gateway) -> RenderCache[str]:
+    """Serialized rows by channel version (the realm comes from the channel's account, which
+    the directory keeps fixed)."""
+    rows = gw.extras.get("webitel.rows")
+    if rows is None:
+        rows = gw.extras["webitel.rows"] = RenderCache(
+            lambda ch: row_json(ch, scope.realm_of(gw, ch)), gw.store)
+    return rows
 
 
 # ------------------------------------------------------------------- originate

@@ -46,7 +46,11 @@ class CredentialsError(WebitelError):
 
 def reply(body: Any, status: int = 200) -> web.Response:
     """JSON as Express's `res.json` writes it: compact, UTF-8, not ASCII-escaped."""
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return reply_text(json.dumps(body, separators=(",", ":"), ensure_ascii=False), status)
+
+
+def reply_text(text: str, status: int = 200) -> web.Response:
+    """A body `reply` would write, already serialized (lists join cached rows)."""
     return web.Response(text=text, status=status, content_type="application/json",
                         charset="utf-8")
 

@@ -8,6 +8,7 @@ normalized fields, so a Webitel client cannot tell which switch holds the call.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -110,3 +111,16 @@ def listing(rows: Iterable[dict[str, str]], envelope: bool) -> dict[str, Any]:
     rows = list(rows)
     data = {"row_count": len(rows), "rows": rows}
     return {"status": "OK", "data": data} if envelope else data
+
+
+def row_json(ch: Channel, presence_realm: str = "") -> str:
+    """One row as `reply` writes it: a row is fixed while its channel is unchanged (no column
+    depends on the clock), so lists cache this text and join it."""
+    return json.dumps(row(ch, presence_realm), separators=(",", ":"), ensure_ascii=False)
+
+
+def listing_json(rows: list[str], envelope: bool) -> str:
+    """`listing` of rows already serialized by `row_json`, byte for byte as `reply` writes
+    the whole document."""
+    data = f'{{"row_count":{len(rows)},"rows":[{",".join(rows)}]}}'
+    return f'{{"status":"OK","data":{data}}}' if envelope else data
