@@ -812,3 +812,76 @@ async def test_a_change_shows_in_the_very_next_list_and_detail(
     for item in fresh + cached:
         item["elapsed_s"] = int(at)  # the only time-dependent key
     assert json.dumps(fresh, sort_keys=True) == json.dumps(cached, sort_keys=True)
+
+
+#: Caller names JSON must escape: quotes, backslashes, control and non-ASCII characters.
+ODD_NAMES = ('Zoë "Z" O\'Brien', 'back\\slash \\"q\\" \\n', "日本語 \U0001F600",
+             "tab\tnew\nline \x7f\u2028 </script>", "elapsed_s\": 0, \"x")
+
+
+async def test_list_bytes_are_exactly_json_dumps_of_the_envelope(
+        api: tuple[Gateway, TestClient], tokens: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lists splice cached, pre-serialized items into the envelope: every byte must be what
+    `json.dumps(envelope, sort_keys=True)` of the rendered items gave, pretty or not, on a
+    cache miss and hit, after a change, and for a channel without a creation time."""
+    from dialects.kazoo import envelope, render
+
+    gw, client = api
+    at = time.time()
+    monkeypatch.setattr(render, "now", lambda: at)
+    monkeypatch.setattr(envelope, "iso_now", lambda: "2024-05-06T07:08:09Z")
+    gw.store.update("acme-a", caller_id_name=ODD_NAMES[0], callee_name=ODD_NAMES[1])
+    gw.store.update("acme-ring", caller_id_name=ODD_NAMES[2], caller_id_number="+1 (555) \\")
+    gw.store.add(Channel(id="acme-held", node="fs1", name="sofia/internal/201@acme.example.com",
+                         username="201", realm="acme.example.com", direction="inbound",
+                         state=State.HELD, held=True, answered=True, created=at - 42.9,
+                         destination="*97", caller_id_name=ODD_NAMES[3], call_id="call-9"))
+    gw.store.add(Channel(id="acme-new", node="fs1", name="sofia/internal/202@acme.example.com",
+                         username="202", realm="acme.example.com", direction="outbound",
+                         caller_id_name=ODD_NAMES[4], call_id="call-10"))
+    assert not gw.store.get("acme-new").created  # rendered afresh, never cached
+
+    def acme() -> list[Channel]:
+        return list(gw.store.by_account(ACME))
+
+    def device(dev: str) -> list[Channel]:
+        return [ch for ch in gw.store.by_device(dev) if ch.account_id == ACME]
+
+    lists = [  # (path, token, the channels `_list` is given)
+        (f"/v2/accounts/{ACME}/channels", "alice", acme),
+        (f"/v2/accounts/{ACME}/devices/{DEV201}/channels", "alice", lambda: device(DEV201)),
+        (f"/v2/accounts/{ACME}/users/{ALICE}/channels", "alice",
+         lambda: [ch for d in gw.directory.devices_of_owner(ALICE) for ch in device(d.id)]),
+        ("/v2/channels", "admin", lambda: list(gw.store.all())),
+        (f"/v2/accounts/{ACME}/devices/d0000000000000000000000000000204/channels", "admin",
+         lambda: []),  # Acme's unused phone
+    ]
+    variants = [({}, {}), ({"X-Request-ID": 'rq "7" \\ é'}, {}),
+                ({"X-Pretty-Print": "true"}, {}), ({}, {"pretty_print": "true"}),
+                ({"X-Request-ID": "r-1", "X-Pretty-Print": "TRUE"}, {})]
+    sizes = set()
+    for round_ in range(3):
+        if round_ == 2:  # a change: fresh fragments for the new version
+            gw.store.update("acme-b", held=True, state=State.HELD, caller_id_name="Bøb \\")
+        for path, who, chans in lists:
+            for headers, params in variants:
+                token = tokens[who]
+                resp = await client.get(path, headers={**auth(token), **headers}, params=params)
+                body = await resp.read()
+                assert resp.status == 200, body
+                rid = resp.headers["X-Request-ID"]
+                assert rid == headers.get("X-Request-ID", rid)
+                items = gw.extras["kazoo.items"]
+                rows = render.listing(chans(), gw.directory, items)
+                assert rows == render.listing(chans(), gw.directory)
+                pretty = "X-Pretty-Print" in headers or bool(params)
+                doc = {"auth_token": token, "data": rows, "node": envelope.NODE,
+                       "request_id": rid, "status": "success",
+                       "timestamp": "2024-05-06T07:08:09Z", "version": envelope.VERSION}
+                expected = json.dumps(doc, indent=2 if pretty else None, sort_keys=True)
+                assert body == expected.encode(), (path, headers, params)
+                assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+                sizes.add(len(rows))
+    assert sizes == {0, 2, 5, 8}
+    assert isinstance(items, render.Items) and len(items.list_json) and len(items.list_pretty)

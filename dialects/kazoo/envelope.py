@@ -9,6 +9,7 @@ import json
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,7 +84,15 @@ def respond(request: web.Request, status: int, envelope: dict[str, Any], *,
             error: bool = False) -> web.Response:
     """Serialize an envelope with Kazoo's headers: X-Request-ID always, CORS when asked for
     and on every error."""
-    text = json.dumps(envelope, indent=2 if _pretty(request) else None, sort_keys=True)
+    return _reply(request, status, _dumps(envelope, _pretty(request)), error=error)
+
+
+def _dumps(envelope: dict[str, Any], pretty: bool) -> str:
+    return json.dumps(envelope, indent=2 if pretty else None, sort_keys=True)
+
+
+def _reply(request: web.Request, status: int, text: str, *, error: bool = False
+           ) -> web.Response:
     headers = {"X-Request-ID": request_id(request)}
     if error or _wants_cors(request):
         headers.update(cors_headers(request))
@@ -91,9 +100,8 @@ def respond(request: web.Request, status: int, envelope: dict[str, Any], *,
                         headers=headers)
 
 
-def success(request: web.Request, data: Any, *, status: int = 200,
-            auth_token: str | None = None) -> web.Response:
-    envelope = {
+def _success(request: web.Request, data: Any, auth_token: str | None) -> dict[str, Any]:
+    return {
         "auth_token": auth_token if auth_token is not None else request.get(TOKEN, ""),
         "data": data,
         "node": NODE,
@@ -102,7 +110,21 @@ def success(request: web.Request, data: Any, *, status: int = 200,
         "timestamp": iso_now(),
         "version": VERSION,
     }
-    return respond(request, status, envelope)
+
+
+def success(request: web.Request, data: Any, *, status: int = 200,
+            auth_token: str | None = None) -> web.Response:
+    return respond(request, status, _success(request, data, auth_token))
+
+
+def success_json(request: web.Request, data_json: Callable[[bool], str]) -> web.Response:
+    """`success` of a `data` that `data_json(pretty)` serializes itself (lists splice cached
+    items): the rest of the envelope is dumped as `success` does and `data` put in its place.
+    Only `auth_token` sorts before `data`, and a string cannot hold an unescaped quote, so
+    the first `"data": null` is the key's."""
+    pretty = _pretty(request)
+    head, _, tail = _dumps(_success(request, None, None), pretty).partition('"data": null')
+    return _reply(request, 200, f'{head}"data": {data_json(pretty)}{tail}')
 
 
 def failure(request: web.Request, status: int, message: str, data: Any = None) -> web.Response:

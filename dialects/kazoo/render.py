@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -101,17 +102,37 @@ def _detail_static(ch: Channel, directory: Directory, at: float) -> dict[str, An
     return _drop_empty(out)
 
 
+#: Where `_fragments` cuts an item: `"elapsed_s": 0` can only be that key, as quotes inside
+#: JSON strings are escaped.
+_ELAPSED_KEY = '"elapsed_s": '
+_ELAPSED_MARK = _ELAPSED_KEY + "0"
+
+
+def _fragments(static: dict[str, Any], pretty: bool) -> tuple[str, str]:
+    """A list item as the envelope's `json.dumps(sort_keys=True)` writes it inside `data`
+    (pretty: indented two levels deep), cut around the value of `elapsed_s`, so a list
+    re-encodes nothing but that number."""
+    text = json.dumps({**static, "elapsed_s": 0}, indent=2 if pretty else None, sort_keys=True)
+    if pretty:  # raw newlines are only indentation: strings escape theirs
+        text = text.replace("\n", "\n    ")
+    pre, _, post = text.partition(_ELAPSED_MARK)
+    return pre + _ELAPSED_KEY, post
+
+
 class Items:
     """The time-independent part of each channel's list and detail item, rendered once per
     channel version; replies are serialized with sorted keys, so adding the elapsed time
-    last changes no byte. (Shared dicts: callers copy before adding anything.)"""
+    last changes no byte. (Shared dicts: callers copy before adding anything.) `list_json`
+    and `list_pretty` hold the list item already serialized, as `_fragments`."""
 
-    __slots__ = ("detail", "list")
+    __slots__ = ("detail", "list", "list_json", "list_pretty")
 
     def __init__(self, store: ChannelStore, directory: Directory) -> None:
         # a channel without a creation time shows the request time: those bypass the cache
         self.list = RenderCache(lambda ch: _list_static(ch, directory, 0.0), store)
         self.detail = RenderCache(lambda ch: _detail_static(ch, directory, 0.0), store)
+        self.list_json = RenderCache(lambda ch: _fragments(self.list.get(ch), False), store)
+        self.list_pretty = RenderCache(lambda ch: _fragments(self.list.get(ch), True), store)
 
 
 def list_item(ch: Channel, directory: Directory, at: float | None = None,
@@ -144,6 +165,30 @@ def listing(channels: Iterable[Channel], directory: Directory,
             seen.add(ch.id)
             out.append(list_item(ch, directory, at, items))
     return out
+
+
+def listing_json(channels: Iterable[Channel], directory: Directory, items: Items | None,
+                 pretty: bool) -> str:
+    """`listing` serialized as the envelope's `json.dumps(sort_keys=True)` writes its `data`
+    (pretty: `indent=2`), byte for byte, from the cached fragments of each item."""
+    at = now()
+    cache = None if items is None else items.list_pretty if pretty else items.list_json
+    seen: set[str] = set()
+    parts = []
+    for ch in channels:
+        if ch.id in seen:  # de-duplicated as `listing`
+            continue
+        seen.add(ch.id)
+        if cache is not None and ch.created:
+            pre, post = cache.get(ch)
+        else:
+            pre, post = _fragments(_list_static(ch, directory, at), pretty)
+        parts.append(f"{pre}{_elapsed(ch, at)}{post}")
+    if not parts:
+        return "[]"
+    if pretty:
+        return "[\n    " + ",\n    ".join(parts) + "\n  ]"
+    return "[" + ", ".join(parts) + "]"
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -17,7 +17,7 @@ from .auth import (
     require,
 )
 from .crossbar import Crossbar, endpoint
-from .envelope import REQUEST_ID, TOKEN, success
+from .envelope import REQUEST_ID, TOKEN, success, success_json
 from .settings import KazooSettings
 
 ANY = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD")
@@ -120,9 +120,10 @@ def _items(cb: Crossbar) -> render.Items:
 
 
 def _list(cb: Crossbar, channels: Iterable[Channel]) -> web.Response:
-    rows = render.listing(channels, cb.gw.directory, _items(cb))
     if not _wants_csv(cb):
-        return success(cb.request, rows)
+        return success_json(cb.request, lambda pretty: render.listing_json(
+            channels, cb.gw.directory, _items(cb), pretty))
+    rows = render.listing(channels, cb.gw.directory, _items(cb))
     name = (cb.request.headers.get("X-File-Name") or cb.request.query.get("file_name")
             or "channels.csv")
     name = "".join(c for c in name if c.isalnum() or c in "._-")[:100] or "channels.csv"
