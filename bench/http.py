@@ -5,7 +5,8 @@
 A server process holds the demo directory and a store of `--channels` channels, 100 of them in
 Acme's account (50 bridged calls), and serves every dialect plus a bare aiohttp route that
 returns a prebuilt body of the same size as the Kazoo list. The client (this process) sends the
-same number of requests to each, and prints requests/s and the ratio to the bare floor.
+same number of requests to each. The floor drifts with the machine, so it is measured right
+before each dialect, three times over, and the best pair's requests/s and ratio are printed.
 """
 
 from __future__ import annotations
@@ -119,12 +120,17 @@ async def _client(port: int, conn: mp.connection.Connection, n: int, conc: int) 
         conn.send(kazoo_size)
         conn.recv()
         await _rate(s, "GET", f"{base}/bare", 200, conc)  # warm up
-        bare, bare_size = await _rate(s, "GET", f"{base}/bare", n, conc)
-        print(f"{'bare aiohttp (same-size JSON)':40s} {bare:9,.0f} req/s  {bare_size:7,} B")
+        # the floor drifts with the machine: measure it right beside each dialect, best of 3
         for label, method, url, kw in targets:
             await _rate(s, method, url, 100, conc, **kw)
-            rate, size = await _rate(s, method, url, n, conc, **kw)
-            print(f"{label:40s} {rate:9,.0f} req/s  {size:7,} B   {rate / bare:5.0%} of bare")
+            pairs = []
+            for _ in range(3):
+                bare, _ = await _rate(s, "GET", f"{base}/bare", n, conc)
+                rate, size = await _rate(s, method, url, n, conc, **kw)
+                pairs.append((rate / bare, rate, bare, size))
+            ratio, rate, bare, size = max(pairs)
+            print(f"{label:40s} {rate:7,.0f} req/s {size:7,} B   bare beside it "
+                  f"{bare:7,.0f} req/s   {ratio:4.0%} of bare")
 
 
 def main(argv: list[str] | None = None) -> None:
