@@ -17,13 +17,14 @@ from aiohttp import web
 from gateway.config import UserSettings
 from gateway.context import GATEWAY
 from gateway.directory import Directory
+from gateway.http import request_key
 
 from .acl import ROOT, role_for
 from .body import body_of
 from .errors import CredentialsError, Handler, WebitelError
 from .sessions import BadToken, Session, Sessions, now_ms
 
-PRINCIPAL = "webitel.principal"
+PRINCIPAL = request_key("webitel.principal", object)
 SESSIONS = "webitel.sessions"
 
 
