@@ -12,7 +12,6 @@ from aiohttp import web
 
 import dialects
 
-from .config import Settings
 from .context import GATEWAY, Gateway
 
 log = logging.getLogger("callgate.app")
@@ -64,11 +63,6 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         await backend.start()
     yield
     await asyncio.gather(*(b.stop() for b in gw.backends.values()), return_exceptions=True)
-
-
-def create_app(settings: Settings) -> web.Application:
-    """Convenience for tests and embedding: a gateway with its backends, ready to run."""
-    return build_app(Gateway.build(settings))
 
 
 async def wait_connected(gw: Gateway, wait: float = 10.0) -> bool:

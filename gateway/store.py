@@ -163,9 +163,9 @@ class ChannelStore:
             if key:
                 self._idx[name].setdefault(key, {})[ch.id] = ch
 
-    def _unindex(self, ch: Channel, old: Mapping[str, Any] | None = None) -> None:
+    def _unindex(self, ch: Channel) -> None:
         for name in INDEXED:
-            key = old[name] if old is not None and name in old else getattr(ch, name)
+            key = getattr(ch, name)
             if key:
                 bucket = self._idx[name].get(key)
                 if bucket is not None:
@@ -202,16 +202,6 @@ class ChannelStore:
             ):
                 if o != n and name not in before:
                     before[name] = o
-
-    def reattribute_all(self) -> None:
-        """Run attribution again everywhere, after the directory changed."""
-        for ch in list(self._channels.values()):
-            before: dict[str, Any] = {}
-            self._run_attribution(ch, before)
-            if before:
-                ch.version = _next_version()
-                self._reindex(ch, before)
-                self._publish(Change(ChangeKind.UPDATED, ch, before))
 
     # ------------------------------------------------------------- writes
     def add(self, ch: Channel) -> Channel:
