@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gateway.directory import KEPT_VARIABLES
-from gateway.model import Channel, State
+from gateway.model import Channel, State, derive_state
 from gateway.store import ChannelStore
 
 Message = Mapping[str, Any]  # panoramisk Message: case-insensitive, repeated keys as lists
@@ -97,8 +97,10 @@ class AmiMapper:
     """Keeps one node's rows in the store in step with that switch's AMI event stream."""
 
     def __init__(self, node: str, store: ChannelStore, *, version: str = "11.0.0",
-                 trunks: Iterable[str] = (), clock: Callable[[], float] = time.time) -> None:
+                 trunks: Iterable[str] = (), clock: Callable[[], float] = time.time,
+                 on_gone: Callable[[str], None] | None = None) -> None:
         self.node = node
+        self.on_gone = on_gone  # told each hung-up id, so the backend drops its own state
         self.store = store
         self.clock = clock
         self.trunks: set[str] = set(trunks)
@@ -116,12 +118,18 @@ class AmiMapper:
         self.legacy = major.isdigit() and int(major) < 2
 
     def reset(self) -> None:
-        """Forget bridge state of a previous connection (the snapshot rebuilds it)."""
+        """Forget bridge state of a previous connection (the snapshot rebuilds it). `outbound`
+        stays: the snapshot itself reads it; each id leaves it when its channel appears, hangs
+        up or its originate fails (`forget_outbound`)."""
         self.bridges.clear()
         self.bridge_of.clear()
 
     def expect_outbound(self, channel_id: str) -> None:
         self.outbound.add(channel_id)
+
+    def forget_outbound(self, channel_id: str) -> None:
+        """An originate failed before (or without) any channel: its id will never appear."""
+        self.outbound.discard(channel_id)
 
     def set_held(self, channel_id: str, held: bool) -> None:
         """Hold done by the gateway (AMI has no Hold action, so no Hold event follows)."""
@@ -227,19 +235,16 @@ class AmiMapper:
 
     @staticmethod
     def _state(ch: Channel | None, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """`state` by the shared rule (gateway.model.derive_state; AMI reports no early media
+        apart from ringing) and the FreeSWITCH-style `callstate` some dialects echo. A removed
+        channel never reaches here: hangup removes the row."""
         def pick(name: str, default: Any) -> Any:
             return changes[name] if name in changes else getattr(ch, name, default)
 
         answered, held, parked = pick("answered", False), pick("held", False), pick("parked", False)
-        if parked:
-            state = State.PARKED
-        elif held and answered:
-            state = State.HELD
-        elif answered:
-            state = State.ANSWERED
-        else:
-            state = State.RINGING
-        callstate = ("HELD" if held and answered else "ACTIVE" if answered else "RINGING")
+        state = derive_state(hungup=False, held=held, parked=parked, answered=answered,
+                             early=False)
+        callstate = "HELD" if state is State.HELD else "ACTIVE" if answered else "RINGING"
         return {"state": state, "callstate": callstate}
 
     def _refresh(self, msg: Message, prefix: str = "", *, create: bool = False,
@@ -416,10 +421,12 @@ class AmiMapper:
         ch = self.store.get(uid)
         if ch is None:
             self.store.forget(self.node, uid)
-            return
-        self.store.apply(self.node, uid, {"state": State.HUNGUP,
-                                          "hangup_cause": cause_name(clean(msg.get("Cause")))})
-        self.store.remove(uid)
+        else:
+            self.store.apply(self.node, uid, {
+                "state": State.HUNGUP, "hangup_cause": cause_name(clean(msg.get("Cause")))})
+            self.store.remove(uid)
+        if self.on_gone is not None:
+            self.on_gone(uid)
 
     def _on_shutdown(self, msg: Message) -> None:
         """The switch is going away; the session's reconnect and resync will tidy the rows."""
@@ -486,6 +493,7 @@ class AmiMapper:
             else:
                 outbound = uid in self.outbound or ch.application == "AppDial"
                 ch.direction = "outbound" if outbound else "inbound"
+            self.outbound.discard(uid)  # listed: its direction is known from here on
             if new_vars:
                 ch.variables = {**(ch.variables or {}), **new_vars}
             if ch.answered and not ch.answered_at:

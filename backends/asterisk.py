@@ -45,7 +45,7 @@ from gateway.control import (
     safe_path,
 )
 from gateway.logs import brief
-from gateway.model import Channel
+from gateway.model import Channel, State
 from gateway.store import ChannelStore
 
 from .ami_mapping import AmiMapper, cause_code, clean
@@ -120,7 +120,8 @@ class AsteriskBackend(SwitchBackend):
 
     def __init__(self, settings: BackendSettings, store: ChannelStore) -> None:
         super().__init__(settings, store)
-        self.mapper = AmiMapper(settings.name, store, trunks=settings.trunks)
+        self.mapper = AmiMapper(settings.name, store, trunks=settings.trunks,
+                                on_gone=self._forget)
         self._ami: AmiSession | None = None
         self._held: dict[str, str] = {}  # holder id -> partner id parked in music on hold
         self._playing: dict[str, _Playing] = {}  # both ids of a pair -> the play they are in
@@ -143,10 +144,24 @@ class AsteriskBackend(SwitchBackend):
         reply = await ami.send({"Action": "CoreShowChannels"})
         items = reply if isinstance(reply, list) else []
         self.last_resync = self.store.reconcile(self.name, self.mapper.snapshot(items))
-        self._held = {k: v for k, v in self._held.items() if k in self.store}
-        self._playing = {k: v for k, v in self._playing.items() if k in self.store}
+        # channels that ended while we were away get no Hangup: forget them the same way
+        tracked = {*self._held, *self._held.values(), *self._playing, *self._mixmonitors}
+        for gone in tracked - {ch.id for ch in self.store.by_node(self.name)}:
+            self._forget(gone)
         self.ready.set()
         await ami.wait_closed()
+
+    def _forget(self, channel_id: str) -> None:
+        """The channel is gone (its Hangup, or a resync that no longer lists it): drop every
+        bit of per-channel state kept for it, so nothing grows with calls that have ended.
+        A play keeps its surviving partner's entry, so a later break on it still says that
+        the other party has gone."""
+        self._held.pop(channel_id, None)
+        for holder in [h for h, p in self._held.items() if p == channel_id]:
+            del self._held[holder]
+        self._playing.pop(channel_id, None)
+        self._forget_mixmonitor(channel_id)
+        self.mapper.forget_outbound(channel_id)
 
     async def stop(self) -> None:
         for channel_id in list(self._mixmonitors):
@@ -200,8 +215,6 @@ class AsteriskBackend(SwitchBackend):
 
     async def transfer(self, channel: Channel, destination: str, *, context: str | None = None,
                        leg: str = "self") -> Result:
-        if leg not in ("self", "bleg", "both"):
-            raise InvalidArgument(f"bad leg {leg}")
         ctx = _token(context or self.settings.context, "context")
         dest = _token(destination, "destination")
         peer = self._peer(channel)
@@ -278,7 +291,6 @@ class AsteriskBackend(SwitchBackend):
         ctx = _token(self.settings.hold_context, "hold context")
         moh = _token(self.settings.hold_extension, "hold extension")
         playback = _token(self.settings.playback_extension, "playback extension")
-        self._prune_playing()
         partner = self._apart_from(channel)
         if leg == "bleg" and partner is None:
             raise Rejected("the channel has no bridged peer")
@@ -310,7 +322,6 @@ class AsteriskBackend(SwitchBackend):
         """Stop a play the gateway started: `Bridge` the pair back together (clearing any
         hold), or Redirect a lone channel back to its extension. Anything else is Rejected:
         AMI cannot interrupt an arbitrary dialplan application."""
-        self._prune_playing()
         playing = self._playing.get(channel.id)
         if playing is None:
             raise Rejected("nothing this gateway started is playing on the channel; Asterisk "
@@ -340,11 +351,6 @@ class AsteriskBackend(SwitchBackend):
             if self._playing.get(key) is playing:
                 del self._playing[key]
 
-    def _prune_playing(self) -> None:
-        """A play ends with the channels in it; their ids are never reused."""
-        for gone in [k for k in self._playing if k not in self.store]:
-            del self._playing[gone]
-
     async def send_dtmf(self, channel: Channel, digits: str) -> Result:
         if not _DTMF.match(digits or ""):
             raise InvalidArgument("bad DTMF digits")
@@ -372,8 +378,13 @@ class AsteriskBackend(SwitchBackend):
     async def intercept(self, target: Channel, listener: Endpoint, *,
                         channel_id: str | None = None,
                         variables: Mapping[str, str] | None = None) -> Result:
+        """`PickupChan` only takes a ringing callee (a leg the switch is dialing out to); any
+        other leg (a caller, an answered, held or parked leg) is joined by originating the
+        listener into the `Bridge` application with it, which pulls it out of where it is."""
+        ringing_callee = (target.direction == "outbound" and not target.answered
+                          and target.state in (State.RINGING, State.EARLY))
         return await self.originate(listener, "", variables=variables, channel_id=channel_id,
-                                    application="PickupChan",
+                                    application="PickupChan" if ringing_callee else "Bridge",
                                     application_data=_channel_name(target))
 
     async def record(self, channel: Channel, action: str = "start", *, path: str | None = None,
@@ -382,14 +393,8 @@ class AsteriskBackend(SwitchBackend):
         to Asterisk's monitor directory) and `StopMixMonitor`. Option `i(<var>)` is what makes
         Asterisk report the MixMonitorID, which the stop then names so it ends this recording
         and not another one on the channel. MixMonitor has no duration option: `time_limit` is
-        a timer here that sends the StopMixMonitor."""
-        if action not in ("start", "stop"):
-            raise InvalidArgument(f"bad record action {action[:20]!r}")
-        if path is not None and not safe_path(path):
-            raise InvalidArgument("bad recording path")
+        a timer here that sends the StopMixMonitor. Arguments arrive checked by Control."""
         name = _channel_name(channel)
-        for gone in [k for k in self._mixmonitors if k not in self.store]:
-            self._forget_mixmonitor(gone)
         if action == "stop":
             file, mixmonitor_id, _timer = self._mixmonitors.get(channel.id, ("", "", None))
             fields = {"Action": "StopMixMonitor", "Channel": name}
@@ -490,6 +495,15 @@ class AsteriskBackend(SwitchBackend):
                 pairs.append(f"{k}={_safe(str(v), 'variable')}")
             fields["Variable"] = pairs
         self.mapper.expect_outbound(uid)
+        try:
+            return await self._originated(uid, fields, ring_timeout)
+        except BaseException:
+            self.mapper.forget_outbound(uid)  # no channel will come under this id
+            raise
+
+    async def _originated(self, uid: str, fields: Mapping[str, Any],
+                          ring_timeout: float) -> Result:
+        """Send the Originate and read its reply (and OriginateResponse) as a Result."""
         reply = await self.action(fields, timeout=ring_timeout + self.settings.command_timeout)
         first = reply[0] if isinstance(reply, list) else reply
         if clean(first.get("Response")).lower() != "success":

@@ -10,7 +10,7 @@ connection is dropped and resynced rather than guessed at.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -31,7 +31,6 @@ class Message:
 
     headers: dict[str, str]
     body: bytes = b""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def content_type(self) -> str:

@@ -202,9 +202,6 @@ class EslSession:
         if not reply.reply_text.startswith("+OK"):
             raise ProtocolError(f"event subscription refused: {reply.reply_text}")
 
-    def pending(self) -> int:
-        return sum(1 for f in self._replies if not f.done()) + len(self._jobs)
-
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, ProtocolError):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.directory import KEPT_VARIABLES
-from gateway.model import Channel, State
+from gateway.model import Channel, State, derive_state
 from gateway.store import ChannelStore
 
 from .esl_protocol import Event
@@ -150,25 +150,17 @@ def _live(ev: Mapping[str, Any], out: dict[str, Any]) -> None:
 
 
 def _derive_state(ch: Channel | None, out: dict[str, Any]) -> None:
-    """The one normalized state, from hangup > held > parked > answered > early > ringing."""
+    """Set `state` by the shared rule (gateway.model.derive_state) from the event's changes
+    over the channel's current fields; `_early` is this event's early media."""
     early = out.pop("_early", False)
-    if out.get("state") is State.HUNGUP or (ch is not None and ch.state is State.HUNGUP):
-        out["state"] = State.HUNGUP
-        return
-    get = out.get
-    held = get("held", ch.held if ch is not None else False)
-    parked = get("parked", ch.parked if ch is not None else False)
-    answered = get("answered", ch.answered if ch is not None else False)
-    if held:
-        out["state"] = State.HELD
-    elif parked:
-        out["state"] = State.PARKED
-    elif answered:
-        out["state"] = State.ANSWERED
-    elif early or (ch is not None and ch.state is State.EARLY):
-        out["state"] = State.EARLY
-    else:
-        out["state"] = State.RINGING
+
+    def get(name: str) -> Any:
+        return out[name] if name in out else getattr(ch, name, False)
+
+    out["state"] = derive_state(
+        hungup=out.get("state") is State.HUNGUP or (ch is not None and ch.state is State.HUNGUP),
+        held=get("held"), parked=get("parked"), answered=get("answered"),
+        early=early or (ch is not None and ch.state is State.EARLY))
 
 
 class FsMapper:
@@ -368,26 +360,22 @@ def parse_show_channels(text: str) -> list[dict[str, str]]:
     return [r for r in rows if isinstance(r, dict) and r.get("uuid")]
 
 
-_STATE_BY_CALLSTATE = {"ACTIVE": State.ANSWERED, "HELD": State.HELD, "EARLY": State.EARLY,
-                       "RING_WAIT": State.RINGING, "RINGING": State.RINGING}
-
-
 def row_to_channel(row: Mapping[str, str], node: str) -> Channel:
     """A `show channels` row (every value a string, "" for NULL) as a store channel."""
     g = row.get
     callstate = g("callstate", "")
     app = g("application", "")
-    state = _STATE_BY_CALLSTATE.get(callstate, State.RINGING)
     parked = app == "park" or g("state") == "CS_PARK"
-    if parked and state is State.ANSWERED:
-        state = State.PARKED
+    held, answered = callstate == "HELD", callstate in ("ACTIVE", "HELD")
+    state = derive_state(hungup=False, held=held, parked=parked, answered=answered,
+                         early=callstate == "EARLY")
     try:
         created = float(g("created_epoch") or 0)
     except ValueError:
         created = 0.0
     return Channel(
         id=row["uuid"], node=node, name=g("name", ""), direction=g("direction", "") or "inbound",
-        state=state, answered=callstate in ("ACTIVE", "HELD"), created=created,
+        state=state, answered=answered, created=created,
         caller_id_number=g("cid_num", ""), caller_id_name=g("cid_name", ""),
         destination=g("dest", ""), callee_number=g("callee_num", ""),
         callee_name=g("callee_name", ""), call_id=g("call_uuid") or row["uuid"],
@@ -396,7 +384,7 @@ def row_to_channel(row: Mapping[str, str], node: str) -> Channel:
         read_rate=g("read_rate", ""), write_codec=g("write_codec", ""),
         write_rate=g("write_rate", ""), ip_addr=g("ip_addr", ""),
         presence_id=g("presence_id", ""), presence_data=g("presence_data", ""),
-        accountcode=g("accountcode", ""), held=callstate == "HELD", parked=parked,
+        accountcode=g("accountcode", ""), held=held, parked=parked,
         switch_state=g("state", ""), callstate=callstate, hostname=g("hostname", ""),
         secure=g("secure", ""), callee_direction=g("callee_direction", ""),
         sent_callee_name=g("sent_callee_name", ""), sent_callee_number=g("sent_callee_num", ""),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 #: would split on, expand or smuggle into the command line. `..` segments are refused apart.
 SAFE_PATH = re.compile(r"^/?[A-Za-z0-9_.+@=-]+(?:/[A-Za-z0-9_.+@=-]+)*$")
 RECORD_ACTIONS = ("start", "stop")
+TRANSFER_LEGS = ("self", "bleg", "both")
 
 
 def safe_path(path: str, *, directory: bool = False) -> bool:
@@ -117,7 +118,12 @@ class Result:
 
 
 class Backend(Protocol):
-    """What every switch backend offers. States: connecting, connected, auth_failed, down."""
+    """What every switch backend offers. States: connecting, connected, auth_failed, down.
+
+    `Control` is the only caller and checks every argument with a fixed set of values
+    (transfer `leg`, record `action`, `path`, `time_limit`) before the call, so backends rely
+    on it instead of repeating the check; they still check what only they know (their own
+    dialplan tokens, header and command-line safety of free text)."""
 
     name: str
     kind: str
@@ -126,6 +132,10 @@ class Backend(Protocol):
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
+    def dialstring(self, endpoint: Endpoint) -> str:
+        """The switch's own name for the endpoint's contact (`user/201@realm`, `PJSIP/201`),
+        so a dialect can name a device without knowing a switch's format."""
+        ...
     async def hangup(self, channel: Channel, cause: str = "NORMAL_CLEARING") -> Result: ...
     async def transfer(self, channel: Channel, destination: str, *, context: str | None = None,
                        leg: str = "self") -> Result: ...
@@ -203,7 +213,7 @@ class Control:
 
     async def transfer(self, channel_id: str, destination: str, *, context: str | None = None,
                        leg: str = "self") -> Result:
-        if leg not in ("self", "bleg", "both"):
+        if leg not in TRANSFER_LEGS:
             raise InvalidArgument(f"bad leg {leg}")
         ch = self.channel(channel_id)
         return await self.backend_for(ch).transfer(ch, destination, context=context, leg=leg)

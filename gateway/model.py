@@ -22,6 +22,25 @@ class State(StrEnum):
     HUNGUP = "hungup"
 
 
+def derive_state(*, hungup: bool, held: bool, parked: bool, answered: bool,
+                 early: bool) -> State:
+    """The one normalized state, by hungup > held > parked > answered > early > ringing, for
+    every backend and for events and snapshots alike, so a channel reads the same however it
+    was learnt. Hangup is final. Held beats parked: a held leg hears hold music wherever it
+    sits, and the holder is the one who can take it back. Parked beats answered (a parked leg
+    is up but waiting for a pickup, not talking), and also beats ringing and early: a leg
+    parked before it was answered is still waiting in the park, not ringing anyone."""
+    if hungup:
+        return State.HUNGUP
+    if held:
+        return State.HELD
+    if parked:
+        return State.PARKED
+    if answered:
+        return State.ANSWERED
+    return State.EARLY if early else State.RINGING
+
+
 #: Fields that feed attribution: a change to any of them re-attributes the channel.
 ATTRIBUTION_INPUTS = frozenset(
     {"variables", "username", "realm", "destination", "accountcode", "name", "call_id",
@@ -86,7 +105,6 @@ class Channel:
     authorizing_id: str = ""
     authorizing_type: str = ""
     agent_id: str = ""
-    extra: dict[str, str] | None = field(default=None)  # rare per-dialect annotations
     # bumped by the store on every change it applies, unique across channels: a rendering made
     # at one version is still exact while the version is (gateway/render_cache.py)
     version: int = field(default=0, compare=False)
@@ -94,9 +112,6 @@ class Channel:
     def var(self, name: str, default: str = "") -> str:
         v = self.variables
         return v.get(name, default) if v else default
-
-    def as_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 CHANNEL_FIELDS = frozenset(f.name for f in fields(Channel))

@@ -336,5 +336,5 @@ def _known(value: Any) -> bool:
 #: Fields a snapshot does not know better than our events (attribution is re-derived).
 _KEEP_ON_RESYNC = frozenset(
     {"id", "node", "account_id", "owner_id", "authorizing_id", "authorizing_type", "agent_id",
-     "extra", "version"}
+     "version"}
 )

@@ -215,6 +215,43 @@ async def test_originate(backend: AsteriskBackend, sim: AsteriskSimulator) -> No
         await backend.originate(Endpoint("device", "201\r\nAction: Hangup"), "202")
 
 
+async def test_failed_originate_leaves_no_outbound_id(backend: AsteriskBackend,
+                                                      sim: AsteriskSimulator) -> None:
+    """Refused outright, failed before any channel existed, or busy: the id is dropped."""
+    with pytest.raises(OriginateFailed, match="NO_ROUTE_DESTINATION"):
+        await backend.originate(Endpoint("device", "201"), "999", channel_id="fail-route")
+    assert "fail-route" not in backend.mapper.outbound
+    with pytest.raises(OriginateFailed, match="NORMAL_TEMPORARY_FAILURE"):  # unknown phone
+        await backend.originate(Endpoint("device", "299"), "202", channel_id="fail-nochan")
+    assert "fail-nochan" not in backend.mapper.outbound
+    with pytest.raises(OriginateFailed, match="USER_BUSY"):
+        await backend.originate(Endpoint("device", "203"), "202", channel_id="fail-busy")
+    assert backend.mapper.outbound == set()
+
+
+async def test_hangup_forgets_hold_play_and_recording(backend: AsteriskBackend,
+                                                     sim: AsteriskSimulator) -> None:
+    """Nothing kept per channel outlives it: the partner's hangup drops the hold naming it,
+    the holder's own hangup drops its recording (and its time-limit timer)."""
+    a, b_leg = await call(backend, sim)
+    await backend.hold(a)
+    await backend.record(a, "start", time_limit=60)
+    timer = backend._mixmonitors[a.id][2]
+    assert timer is not None and backend._held == {a.id: b_leg.id}
+    await sim.hangup(b_leg.id)
+    await until(lambda: b_leg.id not in backend.store)
+    assert backend._held == {}
+    assert a.id in backend._mixmonitors  # a is still up, still recording
+    c, d = await call(backend, sim)
+    await backend.play(c, "hello-world")
+    assert set(backend._playing) == {c.id, d.id}
+    for ch in (a, c, d):
+        await sim.hangup(ch.id)
+    await until(lambda: len(backend.store) == 0)
+    assert (backend._held, backend._playing, backend._mixmonitors) == ({}, {}, {})
+    assert timer.cancelled() and backend.mapper.outbound == set()
+
+
 async def test_eavesdrop_and_intercept(backend: AsteriskBackend, sim: AsteriskSimulator) -> None:
     a, _ = await call(backend, sim)
     for mode, opts in (("listen", "qE"), ("whisper", "qEw"), ("barge", "qEB")):
@@ -232,6 +269,45 @@ async def test_eavesdrop_and_intercept(backend: AsteriskBackend, sim: AsteriskSi
     await backend.intercept(target, Endpoint("device", "202"), channel_id="pick-1")
     sent = last(sim, "Originate")
     assert (sent["Application"], sent["Data"]) == ("PickupChan", target.name)
+    # the picker answers in the ringing callee's place: bridged with the caller, callee gone
+    await until(lambda: (p := backend.store.get("pick-1")) is not None and p.other_leg == ring
+                and backend.store.get(ring).other_leg == "pick-1"  # type: ignore[union-attr]
+                and target.id not in backend.store)
+
+
+async def _ringing_caller(backend: AsteriskBackend, sim: AsteriskSimulator) -> Channel:
+    ring = await sim.place_call("201", "202", answer_after=None)
+    await until(lambda: (r := backend.store.get(ring)) is not None and r.other_leg != "")
+    a = backend.store.get(ring)
+    assert a is not None and a.state == State.RINGING
+    return a
+
+
+async def _answered(backend: AsteriskBackend, sim: AsteriskSimulator) -> Channel:
+    return (await call(backend, sim))[0]
+
+
+async def _parked(backend: AsteriskBackend, sim: AsteriskSimulator) -> Channel:
+    a, _ = await call(backend, sim)
+    await backend.park(a)
+    await until(lambda: a.state == State.PARKED)
+    return a
+
+
+@pytest.mark.parametrize("make", [_ringing_caller, _answered, _parked],
+                         ids=["ringing-caller", "answered", "parked"])
+async def test_intercept_other_than_ringing_callee_bridges(
+        backend: AsteriskBackend, sim: AsteriskSimulator,
+        make: Callable[[AsteriskBackend, AsteriskSimulator], Any]) -> None:
+    """PickupChan would do nothing for these legs: the listener is bridged with the target."""
+    target = await make(backend, sim)
+    res = await backend.intercept(target, Endpoint("device", "201"), channel_id="grab-1")
+    assert res.channel_id == "grab-1"
+    sent = last(sim, "Originate")
+    assert (sent["Application"], sent["Data"]) == ("Bridge", target.name)
+    await until(lambda: (g := backend.store.get("grab-1")) is not None
+                and g.other_leg == target.id and target.other_leg == "grab-1"
+                and target.id in backend.store)
 
 
 # ------------------------------------------------------------------ connection faults

@@ -72,7 +72,8 @@ async def test_auth_failure_backs_off_then_connects() -> None:
         await until(lambda: be.state == ConnState.AUTH_FAILED)
         assert "refused" in be.last_error and "wrong" not in be.last_error
         await asyncio.sleep(0.3)
-        assert not any("wrong" in c for c in sim.commands)
+        # the switch refused every attempt: no session was ever authenticated or counted
+        assert (be.state, be.connects, sim.connections) == (ConnState.AUTH_FAILED, 0, 0)
         assert 2 <= be.backoff.attempt <= 10  # retried, with backoff: not hammering
         be.settings = BackendSettings(**{**{f: getattr(be.settings, f) for f in
                                             be.settings.__dataclass_fields__},

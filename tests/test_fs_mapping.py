@@ -10,7 +10,7 @@ import pytest
 from backends.esl_protocol import FrameParser, decode_event
 from backends.fs_mapping import FsMapper, parse_show_channels, row_to_channel
 from gateway.model import State
-from gateway.store import ChannelStore
+from gateway.store import ChangeKind, ChannelStore
 
 #: show-channels column -> Channel field, for captures subscribed to every table event
 FULL = {"name": "name", "direction": "direction", "state": "switch_state",
@@ -119,11 +119,28 @@ def test_bridged_call_legs_json(fixtures_dir: Path) -> None:
 
 
 def test_failed_originates_leave_nothing(fixtures_dir: Path) -> None:
-    replies = {cmd: reply for cmd, reply, _s in
-               replay(fixtures_dir, "fs-1.11-esl_02_event_json_bridged_call")}
-    assert replies["api originate loopback/105/default &park"].startswith("-ERR ")
-    *_, (_c, _r, store) = replay(fixtures_dir, "fs-1.11-esl_02_event_json_bridged_call")
-    assert len(store) == 0
+    """Each `-ERR` originate, checked on its own: FreeSWITCH sends the reply first and the
+    legs' events after it, so by the next reply the legs it created were seen and are gone."""
+    failed: list[str] = []
+    sub = None
+    checking = ""  # the failed originate whose legs the next reply must find gone
+    for cmd, reply, store in replay(fixtures_dir, "fs-1.11-esl_02_event_json_bridged_call"):
+        sub = sub or store.subscribe()
+        added = set()
+        while (change := sub.get_nowait()) is not None:
+            if change.kind is ChangeKind.ADDED:
+                added.add(change.channel.id)
+        if checking:
+            assert len(added) == 2, f"{checking}: its legs were never seen"
+            assert not any(uid in store for uid in added), f"{checking} left a leg behind"
+            assert len(store) == 0, checking
+        checking = ""
+        if cmd.startswith("api originate"):
+            assert reply.startswith("-ERR "), (cmd, reply)
+            assert len(store) == 0, cmd
+            failed.append(reply.split()[1])
+            checking = cmd
+    assert failed == ["NO_ANSWER", "USER_BUSY", "NO_ROUTE_DESTINATION"]
 
 
 def test_hangup_marks_hungup_until_destroy(fixtures_dir: Path) -> None:
@@ -179,3 +196,22 @@ def test_empty_and_error_snapshots() -> None:
         parse_show_channels("-ERR SQL Error [no such table]\n")
     ch = row_to_channel({"uuid": "x", "callstate": "HELD", "created_epoch": "17"}, "fs1")
     assert (ch.state, ch.held, ch.created, ch.call_id) == (State.HELD, True, 17.0, "x")
+
+
+def test_reconcile_after_ringing_then_parked_stays_parked() -> None:
+    """Events and the `show channels` row derive state by the same rule: a leg parked while
+    still ringing reads `parked` both before and after a resync."""
+    store = ChannelStore()
+    mapper = FsMapper(store, "fs1")
+    base = {"Unique-ID": "u3", "Channel-Name": "sofia/internal/201@a.example",
+            "Call-Direction": "inbound", "Answer-State": "ringing"}
+    mapper.handle({"Event-Name": "CHANNEL_CREATE", **base})
+    mapper.handle({"Event-Name": "CHANNEL_PARK", **base})
+    ch = store.get("u3")
+    assert ch is not None and (ch.state, ch.parked, ch.answered) == (State.PARKED, True, False)
+    row = {"uuid": "u3", "name": base["Channel-Name"], "direction": "inbound",
+           "callstate": "RINGING", "state": "CS_EXECUTE", "application": "park"}
+    store.begin_resync("fs1")
+    store.reconcile("fs1", [row_to_channel(row, "fs1")])
+    ch = store.get("u3")
+    assert ch is not None and (ch.state, ch.parked) == (State.PARKED, True)

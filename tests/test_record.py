@@ -133,14 +133,19 @@ async def test_asterisk_start_and_stop_reach_the_switch() -> None:
 async def test_asterisk_stop_names_our_recording_not_another() -> None:
     async with live_gateway(switches=BOTH) as live:
         a = await ast_call(live)
-        ours = (await live.gw.control.record(a, "start", path="ours.wav")).extra
-        await live.gw.control.record(a, "start", path="second.wav")  # the newer one is tracked
-        remaining = ast_mixmonitors(live, a)
-        assert set(remaining.values()) == {"ours.wav", "second.wav"}
-        await live.gw.control.record(a, "stop", path="ours.wav")  # not tracked: Asterisk picks
-        await live.gw.control.record(a, "stop")  # the tracked one, by its MixMonitorID
+        first = (await live.gw.control.record(a, "start", path="first.wav")).extra
+        second = (await live.gw.control.record(a, "start", path="second.wav")).extra
+        assert first["mixmonitor_id"] and second["mixmonitor_id"]
+        assert ast_mixmonitors(live, a) == {first["mixmonitor_id"]: "first.wav",
+                                            second["mixmonitor_id"]: "second.wav"}
+        # the newer one is tracked; without its MixMonitorID Asterisk would stop the first
+        n = len(live.ast.actions)
+        result = await live.gw.control.record(a, "stop")
+        assert ami_sent(live, n)[0]["MixMonitorID"] == second["mixmonitor_id"]
+        assert result.extra["path"] == "second.wav"
+        assert ast_mixmonitors(live, a) == {first["mixmonitor_id"]: "first.wav"}
+        await live.gw.control.record(a, "stop", path="first.wav")  # not tracked: Asterisk picks
         assert ast_mixmonitors(live, a) == {}
-        assert ours["mixmonitor_id"]
 
 
 async def test_asterisk_default_file_is_relative_to_the_monitor_dir() -> None:

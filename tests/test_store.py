@@ -3,10 +3,14 @@ after a reconnect leaves no ghost and loses no event that raced the snapshot."""
 
 from __future__ import annotations
 
+import pytest
+
+from backends.ami_mapping import AmiMapper
+from backends.fs_mapping import row_to_channel
 from gateway.config import load
 from gateway.demo import DEMO_CONFIG
 from gateway.directory import Directory
-from gateway.model import Channel, State
+from gateway.model import Channel, State, derive_state
 from gateway.store import ChangeKind, ChannelStore
 
 ACME = "a0000000000000000000000000000003"
@@ -74,9 +78,11 @@ def test_slow_subscriber_gets_resync_and_never_blocks_ingest() -> None:
     first = slow.get_nowait()
     assert first is not None and first.kind is ChangeKind.RESYNC
     assert fast.pending() == 100 and fast.overflows == 0
+    pending, overflows = slow.pending(), slow.overflows
     slow.close()
-    store.add(_leg("more"))
-    assert slow.pending() <= 5
+    store.add(_leg("more"))  # a closed subscription receives nothing more
+    assert (slow.pending(), slow.overflows) == (pending, overflows)
+    assert fast.pending() == 101
 
 
 def test_unattributed_channel_is_in_no_tenant_index() -> None:
@@ -163,3 +169,32 @@ def test_version_bumps_on_every_applied_change_and_never_repeats() -> None:
     store.begin_resync("fs1")
     store.reconcile("fs1", [_leg("a", call_id="c1"), Channel(id="b", node="fs1", call_id="c1")])
     assert b.version == vb
+
+
+@pytest.mark.parametrize(("flags", "state"), [
+    ({"hungup": True, "held": True, "parked": True, "answered": True, "early": True},
+     State.HUNGUP),
+    ({"held": True, "parked": True, "answered": True, "early": True}, State.HELD),
+    ({"parked": True, "answered": True, "early": True}, State.PARKED),
+    ({"parked": True}, State.PARKED),  # parked while still ringing
+    ({"answered": True, "early": True}, State.ANSWERED),
+    ({"early": True}, State.EARLY),
+    ({}, State.RINGING),
+])
+def test_derive_state_one_rule(flags: dict[str, bool], state: State) -> None:
+    args = {"hungup": False, "held": False, "parked": False, "answered": False, "early": False}
+    assert derive_state(**{**args, **flags}) is state
+
+
+def test_both_backends_derive_state_by_the_shared_rule() -> None:
+    """Asterisk rows and FreeSWITCH snapshot rows agree with derive_state: parked while
+    ringing is parked, held beats parked."""
+    ami = AmiMapper("ast1", ChannelStore())
+    assert ami._state(None, {"answered": False, "held": False, "parked": True})["state"] \
+        is State.PARKED
+    assert ami._state(None, {"answered": True, "held": True, "parked": True})["state"] \
+        is State.HELD
+    row = row_to_channel({"uuid": "x", "callstate": "RINGING", "application": "park"}, "fs1")
+    assert row.state is State.PARKED
+    row = row_to_channel({"uuid": "x", "callstate": "HELD", "application": "park"}, "fs1")
+    assert row.state is State.HELD
