@@ -355,16 +355,20 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
 
     gw = root.table("gateway")
     host, port = _split_listen(gw, "listen", "127.0.0.1:8000")
+    known_errors = len(errors)
+    token_secret = gw.secret("token_secret", "")
+    if len(errors) == known_errors and len(token_secret) < 16:
+        # it signs every Kazoo, Webitel and MOR v2 token: empty or short would make them
+        # forgeable or unusable, so it is never optional
+        gw.error("token_secret", "required, at least 16 characters")
     gateway = GatewaySettings(
         host=host, port=port,
-        token_secret=gw.secret("token_secret"),
+        token_secret=token_secret,
         token_ttl=gw.int("token_ttl", 3600, minimum=1),
         redis_url=gw.secret("redis_url", ""),
         max_body=gw.int("max_body", 1 << 20, minimum=1024),
     )
     gw.done()
-    if gateway.token_secret and len(gateway.token_secret) < 16:
-        gw.error("token_secret", "must be at least 16 characters")
 
     backends: list[BackendSettings] = []
     for b in root.tables("backends"):

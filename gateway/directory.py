@@ -7,6 +7,7 @@ system-wide principals see unattributed channels.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,6 @@ class Directory:
         self._account_by_realm = {a.realm.lower(): a for a in settings.accounts if a.realm}
         self._account_by_name = {a.name.lower(): a for a in settings.accounts}
         self._account_by_number = {a.number: a for a in settings.accounts}
-        self._account_by_api_key = {a.api_key: a for a in settings.accounts if a.api_key}
         self._user_by_number = {u.number: u for u in settings.users}
         self._users_by_username: dict[str, list[User]] = {}
         for u in settings.users:
@@ -87,7 +87,15 @@ class Directory:
         return self._account_by_number.get(number)
 
     def account_by_api_key(self, api_key: str) -> Account | None:
-        return self._account_by_api_key.get(api_key)
+        """The account whose api_key this is, in constant time: every configured key is compared
+        with `hmac.compare_digest` and the scan never stops early, so neither a dict probe nor
+        the position of the match tells an attacker anything about the keys."""
+        wanted = api_key.encode()
+        found: Account | None = None
+        for account in self.accounts.values():
+            if account.api_key and hmac.compare_digest(account.api_key.encode(), wanted):
+                found = account
+        return found
 
     def children(self, account_id: str) -> list[str]:
         return self._children.get(account_id, [])

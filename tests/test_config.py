@@ -100,6 +100,26 @@ def test_secret_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "from-env-secret" not in repr(s)
 
 
+@pytest.mark.parametrize("line", [
+    'token_secret = ""', 'token_secret = "0123456789abcde"', "", 'token_secret_env = "CG_TEST_TS"',
+])
+def test_token_secret_required_at_least_16(monkeypatch: pytest.MonkeyPatch, line: str) -> None:
+    """Empty (literal or from an empty variable), absent or short: one error, never a start."""
+    monkeypatch.setenv("CG_TEST_TS", "")
+    text = MINIMAL.replace('token_secret = "0123456789abcdef0123"', line)
+    assert _errors(text) == ["x.toml: gateway.token_secret: required, at least 16 characters"]
+
+
+def test_token_secret_of_16_characters_and_unset_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CG_TEST_TS", "0123456789abcdef")
+    text = MINIMAL.replace('token_secret = "0123456789abcdef0123"',
+                           'token_secret_env = "CG_TEST_TS"')
+    assert parse(tomllib.loads(text), "m.toml").gateway.token_secret == "0123456789abcdef"
+    monkeypatch.delenv("CG_TEST_TS")
+    assert _errors(text) == [  # the unset variable is the one problem named
+        "x.toml: gateway.token_secret_env: environment variable CG_TEST_TS is not set"]
+
+
 def test_secrets_never_in_repr() -> None:
     s = load(DEMO_CONFIG)
     text = repr(s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 
 from gateway.config import load
@@ -102,3 +104,27 @@ def test_accountcode_last(d: Directory) -> None:
     assert _attr(d, accountcode=GAMMA).account_id == GAMMA
     assert _attr(d, accountcode="5").account_id == GAMMA
     assert _attr(d, accountcode="nobody").account_id == ""
+
+
+def test_account_by_api_key_compares_every_key(d: Directory,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Constant time: one compare_digest per configured key, whichever key (or none) matches,
+    so the time taken tells nothing about which key is near."""
+    keyed = [a for a in d.accounts.values() if a.api_key]
+    assert len(keyed) >= 3  # so matches first, in the middle and last are all measured
+    calls: list[bytes] = []
+    real = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        calls.append(a)
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", counting)
+    for account in keyed:
+        calls.clear()
+        assert d.account_by_api_key(account.api_key) is account
+        assert sorted(calls) == sorted(a.api_key.encode() for a in keyed)
+    for wrong in ("f" * 64, keyed[0].api_key[:-1], keyed[0].api_key + "0", ""):
+        calls.clear()
+        assert d.account_by_api_key(wrong) is None
+        assert len(calls) == len(keyed)

@@ -419,12 +419,20 @@ async def test_oversize_body_413(client: TestClient, tokens: dict[str, str]) -> 
     assert "pad" not in json.dumps(doc)
 
 
-@pytest.mark.parametrize("raw", [b"[1,2]", b'"text"', b"\xff\xfe", b'{"data": '])
-async def test_bad_bodies_400(client: TestClient, tokens: dict[str, str], raw: bytes) -> None:
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"[1,2]", "body must be a JSON object"), (b'"text"', "body must be a JSON object"),
+    (b"\xff\xfe", "body is not UTF-8"),
+    (b"\xff\xfe{\x00}\x00", "body is not UTF-8"),  # UTF-16: JSON between systems is UTF-8
+    (b"\xef\xbb\xbf{}", "Unexpected UTF-8 BOM (decode using utf-8-sig) around 0"),
+    (b'{"data": ', "Expecting value around 9"),
+])
+async def test_bad_bodies_400(client: TestClient, tokens: dict[str, str], raw: bytes,
+                              message: str) -> None:
     resp = await client.post(f"/v2/accounts/{ACME}/channels/acme-a", data=raw,
                              headers=auth(tokens["alice"]))
     doc = await error(resp, 400)
-    assert doc["message"] == "validation error" and "json" in doc["data"]
+    assert doc["message"] == "validation error"
+    assert doc["data"] == {"json": {"invalid": {"message": message, "target": "body"}}}
 
 
 async def test_system_list_disabled_is_kazoos_500() -> None:

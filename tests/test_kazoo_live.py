@@ -286,7 +286,10 @@ async def test_record_call_reaches_the_switch() -> None:
         assert status == 400 and doc["message"] == "validation error"
         assert doc["data"]["action"]["unsupported"]["target"] == "mask"
         status, doc = await record({"action": "start", "time_limit": 0})
-        assert status == 400 and "time_limit" in doc["data"]
+        assert (status, doc["data"]) == (400, {"data.time_limit": {"minimum": {
+            "message": "Value must be at least 1", "target": 1}}})
+        status, doc = await record({"action": "start", "time_limit": True})
+        assert (status, list(doc["data"])) == (400, ["data.time_limit"])
         assert sent(live, n) == []
 
 
@@ -327,7 +330,7 @@ async def test_cross_tenant_actions_never_reach_the_switch() -> None:
         status, _ = await act(live, erin, a, '{"action":"metaflow","data":{"module":"hangup"}}',
                               method="PUT", account=BETA)
         assert status == 404
-        # erin may not pull a ringing Acme call to her own phone either
+        # nor may alice move her Acme call to a Beta phone (erin's device 301): not found
         status, _ = await act(live, alice, a, json.dumps(
             {"data": {"action": "move", "device_id": "d0000000000000000000000000000301"}}))
         assert status == 404

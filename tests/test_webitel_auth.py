@@ -299,6 +299,7 @@ async def test_cors_on_every_answer(client: TestClient) -> None:
     ('{"username": "root",}', "Unexpected token } in JSON at position 20"),
     ('{"username"', "Unexpected end of JSON input"),
     ("root", "Unexpected token r in JSON at position 0"),
+    (" null", "Unexpected token n in JSON at position 1"),  # valid JSON, but strict mode
     (b"\xff\xfe{", "Unexpected token in JSON at position 0"),
 ])
 async def test_malformed_json_is_400_with_the_parser_message(client: TestClient, raw: str,

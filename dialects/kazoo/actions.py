@@ -232,11 +232,8 @@ async def _record_call(cb: Crossbar, ch: Channel, get: Lookup) -> None:
                                 "gateway", target=action)
     if action == "toggle":
         action = "stop" if cb.gw.control.recording(ch.id) is not None else "start"
-    limit = get("time_limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                              or limit <= 0):
-        raise errors.validation("time_limit", "minimum", "Value must be at least 1", target=1)
-    await _run(ch, cb.gw.control.record(ch.id, action, time_limit=limit))
+    # the metaflow schema already refused a time_limit that is not an integer of at least 1
+    await _run(ch, cb.gw.control.record(ch.id, action, time_limit=get("time_limit")))
 
 
 async def _metaflow_transfer(cb: Crossbar, ch: Channel, get: Lookup) -> None:

@@ -78,13 +78,6 @@ def check_credentials(gw: Gateway, accounts: list[Account], credentials: str,
     return None
 
 
-def account_by_api_key(gw: Gateway, api_key: str) -> Account | None:
-    for account in gw.directory.accounts.values():
-        if account.api_key and hmac.compare_digest(account.api_key.encode(), api_key.encode()):
-            return account
-    return None
-
-
 def account_info(gw: Gateway, account: Account, owner_id: str) -> dict[str, Any]:
     """The `data` crossbar answers a successful user_auth/api_auth with."""
     directory = gw.directory

@@ -3,7 +3,6 @@ as on Kazoo: bad JSON 400, early token check 401, 405, account id 404, 401, 403,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.context import GATEWAY, Gateway
-from gateway.http import BodyTooLarge, read_body
+from gateway.http import BadJson, BodyTooLarge, parse_json, read_body
 
 from . import errors
 from .auth import Principal, authenticate, find_token, may_access
@@ -56,16 +55,12 @@ async def _parse_body(request: web.Request, gw: Gateway) -> dict[str, Any]:
         raw = await read_body(request, gw.settings.gateway.max_body)
     except BodyTooLarge:
         raise errors.too_large() from None
-    if not raw.strip():
-        return {}
     try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        body = parse_json(raw, blank={})
+    except BadJson as exc:
+        message = f"{exc.msg} around {exc.pos}" if exc.doc is not None else "body is not UTF-8"
         raise errors.validation_errors({"json": {"invalid": {
-            "message": f"{exc.msg} around {exc.pos}", "target": "body"}}}) from None
-    except UnicodeDecodeError:
-        raise errors.validation_errors({"json": {"invalid": {
-            "message": "body is not UTF-8", "target": "body"}}}) from None
+            "message": message, "target": "body"}}}) from None
     if not isinstance(body, dict):
         raise errors.validation_errors({"json": {"invalid": {
             "message": "body must be a JSON object", "target": "body"}}})

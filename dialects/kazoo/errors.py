@@ -91,10 +91,11 @@ def from_command(exc: control.CommandError, uuid: str) -> KazooError:
     return KazooError(500, "command failed", {"message": "the switch refused the action"})
 
 
-_HTTP_MESSAGES = {
-    404: ("not_found", {"message": "not found"}),
-    405: ("invalid_method", {"message": "method not allowed"}),
-    413: ("request entity too large", {"message": "request body exceeds the configured limit"}),
+#: aiohttp's own 404/405/413 answered exactly as the crossbar errors of the same status.
+_HTTP_ERRORS: dict[int, Callable[[], KazooError]] = {
+    404: not_found,
+    405: method_not_allowed,
+    413: too_large,
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -110,8 +111,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        message, data = _HTTP_MESSAGES.get(exc.status, ("generic_error", {"message": exc.reason}))
-        return failure(request, exc.status, message, data)
+        known = _HTTP_ERRORS.get(exc.status)
+        if known is None:
+            return failure(request, exc.status, "generic_error", {"message": exc.reason})
+        error = known()
+        return failure(request, error.status, error.message, error.data)
     except Exception as exc:  # the client must never see a trace
         log.error("kazoo: unexpected %s on %s %s", brief(exc), request.method,
                   request.rel_url.path)

@@ -13,8 +13,6 @@ from .metaflow_schemas import MODULES, NODE
 
 _NODE = Draft4Validator(NODE)
 _MODULES = {name: Draft4Validator(schema) for name, schema in MODULES.items()}
-_TYPE_NAMES = {"object": "object", "array": "array", "string": "string", "integer": "integer",
-               "number": "number", "boolean": "boolean"}
 
 
 def _message(err: ValidationError) -> tuple[str, dict[str, Any]]:
@@ -28,7 +26,7 @@ def _message(err: ValidationError) -> tuple[str, dict[str, Any]]:
     if rule == "type":
         types = value if isinstance(value, list) else [value]
         return "type", {"message": "Value did not match type(s): "
-                        + ", ".join(_TYPE_NAMES.get(t, t) for t in types), "target": types}
+                        + ", ".join(types), "target": types}
     if rule == "minLength":
         return "minLength", {"message": f"String must be at least {value} characters",
                              "target": value}

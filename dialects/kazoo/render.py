@@ -157,14 +157,9 @@ def detail(ch: Channel, directory: Directory, at: float | None = None,
 
 def listing(channels: Iterable[Channel], directory: Directory,
             items: Items | None = None) -> list[dict[str, Any]]:
+    """Channels must be unique by id, as every store index yields them."""
     at = now()
-    seen: set[str] = set()
-    out = []
-    for ch in channels:
-        if ch.id not in seen:  # de-duplicated by uuid, as crossbar merges ecallmgr replies
-            seen.add(ch.id)
-            out.append(list_item(ch, directory, at, items))
-    return out
+    return [list_item(ch, directory, at, items) for ch in channels]
 
 
 def listing_json(channels: Iterable[Channel], directory: Directory, items: Items | None,
@@ -173,12 +168,8 @@ def listing_json(channels: Iterable[Channel], directory: Directory, items: Items
     (pretty: `indent=2`), byte for byte, from the cached fragments of each item."""
     at = now()
     cache = None if items is None else items.list_pretty if pretty else items.list_json
-    seen: set[str] = set()
     parts = []
     for ch in channels:
-        if ch.id in seen:  # de-duplicated as `listing`
-            continue
-        seen.add(ch.id)
         if cache is not None and ch.created:
             pre, post = cache.get(ch)
         else:

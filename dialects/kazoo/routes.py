@@ -11,7 +11,6 @@ from gateway.model import Channel
 from . import actions, errors, metaflow, render, tokens
 from .auth import (
     Principal,
-    account_by_api_key,
     account_info,
     check_credentials,
     require,
@@ -88,7 +87,7 @@ async def user_auth(cb: Crossbar) -> web.Response:
 async def api_auth(cb: Crossbar) -> web.Response:
     data = _auth_data(cb)
     api_key = _string(data, "api_key", 64, 64)
-    account = account_by_api_key(cb.gw, api_key)
+    account = cb.gw.directory.account_by_api_key(api_key)
     if account is None:
         raise errors.KazooError(404, "bad identifier", [api_key])
     return _issued(cb, account.id, "", "cb_api_auth")

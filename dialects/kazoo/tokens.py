@@ -1,5 +1,6 @@
 """Crossbar auth tokens as JWTs (reference 4.3): HS256 with the gateway's secret instead of
-Kazoo's RS256 key pair, same claims, absolute expiry."""
+Kazoo's RS256 key pair, same claims, absolute expiry. The configuration guarantees the secret
+(at least 16 characters), so there is no fallback to a random one."""
 
 from __future__ import annotations
 
@@ -16,17 +17,7 @@ from . import errors
 
 ALGORITHM = "HS256"
 ISSUER = "kazoo"
-_SECRET = "kazoo.token_secret"
 _REVOKED = "kazoo.revoked"
-
-
-def _secret(gw: Gateway) -> str:
-    """The configured secret; without one, a per-process random one (tokens then die with
-    the process rather than being forgeable)."""
-    configured = gw.settings.gateway.token_secret
-    if configured:
-        return configured
-    return gw.extras.setdefault(_SECRET, secrets.token_hex(32))
 
 
 def issue(gw: Gateway, account_id: str, owner_id: str, method: str) -> str:
@@ -41,7 +32,8 @@ def issue(gw: Gateway, account_id: str, owner_id: str, method: str) -> str:
     }
     if owner_id:
         claims["owner_id"] = owner_id
-    return jwt.encode(claims, _secret(gw), algorithm=ALGORITHM, headers={"typ": "JWT"})
+    return jwt.encode(claims, gw.settings.gateway.token_secret, algorithm=ALGORITHM,
+                      headers={"typ": "JWT"})
 
 
 def _fingerprint(token: str) -> str:
@@ -60,7 +52,7 @@ def verify(gw: Gateway, token: str) -> dict[str, Any]:
     """The claims of a valid token; raises the 401 Kazoo gives for its failure."""
     try:
         claims = jwt.decode(
-            token, _secret(gw), algorithms=[ALGORITHM], issuer=ISSUER,
+            token, gw.settings.gateway.token_secret, algorithms=[ALGORITHM], issuer=ISSUER,
             options={"require": ["exp", "iss", "account_id", "method"]},
         )
     except jwt.ExpiredSignatureError:

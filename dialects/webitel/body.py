@@ -4,13 +4,12 @@ with the JavaScript parser's message (which clients may log or match)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from gateway.context import GATEWAY
-from gateway.http import BodyTooLarge, read_body, request_key
+from gateway.http import BadJson, BodyTooLarge, parse_json, read_body, request_key
 
 from .errors import Handler, WebitelError
 
@@ -31,23 +30,34 @@ def _js_message(raw: str, pos: int) -> str:
     return f"Unexpected token {raw[pos]} in JSON at position {pos}"
 
 
-def parse(raw: bytes) -> dict[str, Any]:
-    """The request body as the engine saw it: a JSON object, or empty."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise WebitelError(400, "Unexpected token in JSON at position 0") from None
-    if not text.strip():
-        return {}
+def _strict(text: str) -> None:
+    """body-parser's strict mode, checked before JSON.parse: only an object or an array."""
     stripped = text.lstrip()
-    if stripped[0] not in "{[":  # body-parser's strict mode: objects and arrays only
+    if stripped and stripped[0] not in "{[":
         pos = len(text) - len(stripped)
         raise WebitelError(400, _js_message(text, pos))
+
+
+def parse(raw: bytes) -> dict[str, Any]:
+    """The request body as the engine saw it: a JSON object, or empty.
+
+    The strict-mode check runs only once the body failed to parse or parsed to a scalar, which
+    is exactly when it can fire, so its message wins as it does before Node's JSON.parse.
+    """
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise WebitelError(400, _js_message(text, exc.pos)) from None
-    return value if isinstance(value, dict) else {}
+        value = parse_json(raw, blank={})
+    except BadJson as exc:
+        if exc.doc is None:
+            raise WebitelError(400, "Unexpected token in JSON at position 0") from None
+        if not exc.doc.strip():
+            return {}  # blank but for non-ASCII spaces, taken as blank before any parsing
+        _strict(exc.doc)
+        raise WebitelError(400, _js_message(exc.doc, exc.pos)) from None
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, list):
+        _strict(raw.decode("utf-8"))  # a scalar, which strict mode refused before parsing
+    return {}
 
 
 @web.middleware

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
-from typing import Any
 
 from gateway.model import Channel, State
 
@@ -105,14 +103,6 @@ def row(ch: Channel, presence_realm: str = "") -> dict[str, str]:
     return dict(zip(COLUMNS, values, strict=True))
 
 
-def listing(rows: Iterable[dict[str, str]], envelope: bool) -> dict[str, Any]:
-    """`show channels as json` after the engine's ESL library added `rows: []` to an empty
-    answer; the seed wraps it in `{"status":"OK","data":...}`."""
-    rows = list(rows)
-    data = {"row_count": len(rows), "rows": rows}
-    return {"status": "OK", "data": data} if envelope else data
-
-
 def row_json(ch: Channel, presence_realm: str = "") -> str:
     """One row as `reply` writes it: a row is fixed while its channel is unchanged (no column
     depends on the clock), so lists cache this text and join it."""
@@ -120,7 +110,8 @@ def row_json(ch: Channel, presence_realm: str = "") -> str:
 
 
 def listing_json(rows: list[str], envelope: bool) -> str:
-    """`listing` of rows already serialized by `row_json`, byte for byte as `reply` writes
-    the whole document."""
+    """`show channels as json` (with the `rows: []` the engine's ESL library added to an empty
+    answer; the seed wraps it in `{"status":"OK","data":...}`), joined from rows already
+    serialized by `row_json`, byte for byte as `reply` writes the whole document."""
     data = f'{{"row_count":{len(rows)},"rows":[{",".join(rows)}]}}'
     return f'{{"status":"OK","data":{data}}}' if envelope else data

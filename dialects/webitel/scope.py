@@ -25,7 +25,7 @@ def visible(gw: Gateway, who: Session, domain: str | None = None) -> Iterable[Ch
     if domain:
         account = gw.directory.account_by_realm(domain)
         return gw.store.by_account(account.id) if account is not None else ()
-    return (ch for b in gw.settings.backends for ch in gw.store.by_node(b.name))
+    return gw.store.all()
 
 
 def owned(gw: Gateway, who: Session, channel_id: str) -> Channel | None:
