@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -14,7 +15,7 @@ from aiohttp import web
 import dialects
 
 from .app import build_app, build_dialect_apps, wait_connected
-from .config import ConfigError, Settings, load
+from .config import ConfigError, Settings, load, parse_listen
 from .context import Gateway
 from .demo import DEMO_CONFIG, start_switches
 
@@ -43,14 +44,13 @@ async def _serve(settings: Settings, demo: bool) -> None:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         runners.append(runner)
-        site = web.TCPSite(runner, settings.gateway.host, settings.gateway.port)
-        await site.start()
+        await _listen(runner, settings.gateway.host, settings.gateway.port)
         addresses = [f"http://{settings.gateway.host}:{settings.gateway.port}"]
         for host, port, dapp in build_dialect_apps(gw):
             r = web.AppRunner(dapp, access_log=None, handle_signals=False)
             await r.setup()
             runners.append(r)
-            await web.TCPSite(r, host, port).start()
+            await _listen(r, host, port)
             addresses.append(f"http://{host}:{port}")
         log.info("listening on %s", ", ".join(addresses))
         if demo:
@@ -68,6 +68,17 @@ async def _serve(settings: Settings, demo: bool) -> None:
             await r.cleanup()
         if switches is not None:
             await switches.stop()
+
+
+class ListenError(Exception):
+    """The listener could not be opened (port taken, address not ours)."""
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int) -> None:
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _print_demo(gw: Gateway, base: str, connected: bool) -> None:
@@ -115,17 +126,19 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return 2
     if args.listen:
-        import dataclasses
-
-        host, _, port = args.listen.rpartition(":")
-        if not port.isdigit():
-            print(f"--listen: expected host:port, got {args.listen!r}", file=sys.stderr)
+        try:
+            host, port = parse_listen(args.listen)
+        except ValueError as exc:
+            print(f"--listen: {exc}", file=sys.stderr)
             return 2
         settings = dataclasses.replace(
-            settings, gateway=dataclasses.replace(settings.gateway, host=host or "127.0.0.1",
-                                                  port=int(port)))
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings, args.demo))
+            settings, gateway=dataclasses.replace(settings.gateway, host=host, port=port))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(settings, args.demo))
+    except ListenError as exc:
+        print(f"callgate: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

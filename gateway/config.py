@@ -322,15 +322,24 @@ def _dialect_parser(name: str) -> DialectParser | None:
     return getattr(module, "parse", None)
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """`host:port` (IPv6 as `[::1]:8000`) -> (host, port); ValueError names what is wrong."""
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f'expected "host:port", got {_show(value)}')
+    return host, int(port)
+
+
 def _split_listen(sec: Section, name: str, default: str) -> tuple[str, int]:
     value = sec.str(name, default)
     if not value:
         return "", 0
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        sec.error(name, f'expected "host:port", got {_show(value)}')
+    try:
+        return parse_listen(value)
+    except ValueError as exc:
+        sec.error(name, str(exc))
         return "127.0.0.1", 0
-    return host.strip("[]"), int(port)
 
 
 def _numbers(sections: list[Section]) -> list[int]:

@@ -100,3 +100,26 @@ async def test_healthz_503_and_commands_unavailable_when_switch_is_down() -> Non
         assert time.monotonic() - t0 < 0.1  # at once, no hang
         with pytest.raises(NotFound):
             await gw.control.hangup("no-such-channel")
+
+
+def test_busy_port_is_a_clear_error_not_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "serve", "--demo", "--listen",
+             f"127.0.0.1:{port}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"callgate: cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:99999", "127.0.0.1", "127.0.0.1:http", ":"])
+def test_bad_listen_option_is_a_clear_error(listen: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "--demo", "--listen", listen],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f'--listen: expected "host:port", got "{listen}"' in proc.stderr
+    assert "Traceback" not in proc.stderr
