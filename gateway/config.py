@@ -65,9 +65,6 @@ class Section:
     def error(self, name: str, message: str) -> None:
         self.errors.append(f"{self.key(name)}: {message}")
 
-    def has(self, name: str) -> bool:
-        return name in self.data
-
     def _get(self, name: str, default: Any) -> Any:
         self._used.add(name)
         if name in self.data:
@@ -170,10 +167,6 @@ class Section:
             self.error(name, f"expected an array of tables, got {_show(value)}")
             return []
         return [Section(v, f"{self.key(name)}[{i}]", self.errors) for i, v in enumerate(value)]
-
-    def raw(self, name: str, default: Any = None) -> Any:
-        self._used.add(name)
-        return self.data.get(name, default)
 
     def done(self) -> None:
         """Flag keys nobody read: almost always a typo."""

@@ -83,9 +83,6 @@ class Directory:
     def account_by_name(self, name: str) -> Account | None:
         return self._account_by_name.get(name.lower())
 
-    def account_by_number(self, number: int) -> Account | None:
-        return self._account_by_number.get(number)
-
     def account_by_api_key(self, api_key: str) -> Account | None:
         """The account whose api_key this is, in constant time: every configured key is compared
         with `hmac.compare_digest` and the scan never stops early, so neither a dict probe nor
