@@ -21,9 +21,8 @@ from gateway.control import (
 from gateway.model import Channel, State
 from gateway.store import ChannelStore
 from simswitch.ami_server import AsteriskSimulator
+from tests.demo_ids import ACME
 from tests.harness import live_gateway
-
-ACME = "a0000000000000000000000000000003"
 
 
 async def until(pred: Callable[[], Any], wait: float = 3.0) -> None:

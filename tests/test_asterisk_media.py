@@ -18,10 +18,9 @@ from gateway.control import InvalidArgument, Rejected
 from gateway.model import Channel, State
 from gateway.store import ChannelStore
 from simswitch.ami_server import AsteriskSimulator
+from tests.demo_ids import ACME
 from tests.harness import live_gateway
 from tests.test_asterisk_backend import call, settings, until
-
-ACME = "a0000000000000000000000000000003"
 
 
 @pytest.fixture

@@ -19,18 +19,20 @@ from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.demo import load_demo
 from gateway.model import Channel, State
+from tests.demo_ids import (
+    ACME,
+    ALICE,
+    BETA,
+    BOB,
+    DEV201,
+    DEV202,
+    DEV301,
+    ERIN,
+    GAMMA,
+    RESELLER,
+    ROOT,
+)
 
-ROOT = "a0000000000000000000000000000001"
-RESELLER = "a0000000000000000000000000000002"
-ACME = "a0000000000000000000000000000003"
-BETA = "a0000000000000000000000000000004"
-GAMMA = "a0000000000000000000000000000005"
-ALICE = "b0000000000000000000000000000003"
-BOB = "b0000000000000000000000000000004"
-ERIN = "b0000000000000000000000000000007"
-DEV201 = "d0000000000000000000000000000201"
-DEV202 = "d0000000000000000000000000000202"
-DEV301 = "d0000000000000000000000000000301"
 SECRET = "demo-token-secret-change-me-0123456789"
 #: Keys cb_channels strips from every channel object.
 INTERNAL = {"account_id", "bridge_id", "context", "dialplan", "handling_locally", "node",

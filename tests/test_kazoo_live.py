@@ -15,14 +15,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from gateway.config import Settings
+from tests.demo_ids import ACME, ALICE, BETA, BOB, DEV201, DEV204
 from tests.harness import Live, live_gateway
 
-ACME = "a0000000000000000000000000000003"
-BETA = "a0000000000000000000000000000004"
-ALICE = "b0000000000000000000000000000003"
-BOB = "b0000000000000000000000000000004"
-DEV201 = "d0000000000000000000000000000201"
-DEV204 = "d0000000000000000000000000000204"
 CURL_HEADERS = {"Content-Type": "application/json"}  # as every seed curl sends
 
 

@@ -12,11 +12,8 @@ from gateway.demo import DEMO_CONFIG
 from gateway.directory import Directory
 from gateway.model import Channel, State, derive_state
 from gateway.store import ChangeKind, ChannelStore
-
-ACME = "a0000000000000000000000000000003"
-BETA = "a0000000000000000000000000000004"
-ALICE = "b0000000000000000000000000000003"
-D201 = "d0000000000000000000000000000201"
+from tests.demo_ids import ACME, ALICE, BETA
+from tests.demo_ids import DEV201 as D201
 
 
 def _store() -> ChannelStore:
