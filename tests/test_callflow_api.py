@@ -3,6 +3,7 @@ every error document that needs no switch."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,7 @@ from gateway.demo import load_demo
 from gateway.model import Channel, State
 
 CAROL, DAN, ALICE, ERIN = "token-carol", "token-dan", "token-alice", "token-erin"
+BOB = "token-bob-plain-user"  # given to bob (role `user`) only where a test says so
 
 
 def caller(cid: str, did: str = "37052000000", **kw: object) -> Channel:
@@ -286,11 +288,25 @@ async def test_cors_echoes_the_origin(api):
     assert r.headers["Access-Control-Allow-Methods"] == "GET, POST"
 
 
-async def test_admin_may_list_but_a_plain_user_may_not(api):
-    gw, client = api
-    gw.store.add(caller("c-1"))
-    r = await client.get(f"/call/list?token={ALICE}")
-    assert r.status == 200
-    assert [c["id"] for c in (await r.json())["calls"]] == ["c-1"]
-    r = await client.get(f"/call/list?token={DAN}")
-    assert r.status == 200
+async def test_admin_may_list_but_a_plain_user_may_not():
+    """Role `user` maps to no call-flow group: holding a valid token is not enough."""
+    demo = load_demo()
+    users = tuple(dataclasses.replace(u, callflow_token=BOB) if u.username == "bob" else u
+                  for u in demo.users)
+    gw = Gateway.build(dataclasses.replace(demo, users=users), backends=False)
+    assert gw.directory.user("b0000000000000000000000000000004").role == "user"
+    client = TestClient(TestServer(build_app(gw, manage_backends=False)))
+    await client.start_server()
+    try:
+        gw.store.add(caller("c-1"))
+        r = await client.get(f"/call/list?token={ALICE}")
+        assert r.status == 200
+        assert [c["id"] for c in (await r.json())["calls"]] == ["c-1"]
+        for url in ("/call/list", "/call/queue", "/call/c-1", "/peer", "/channel"):
+            r = await client.get(f"{url}?token={BOB}")
+            assert (r.status, await r.json()) == (401, {"status": "not authorized"}), url
+        r = await client.post(f"/call/c-1/hangup?token={BOB}")
+        assert (r.status, await r.json()) == (401, {"status": "not authorized"})
+        assert gw.store.get("c-1") is not None
+    finally:
+        await client.close()

@@ -80,3 +80,18 @@ async def test_list_pickup_and_hangup_on_asterisk():
         listed = await (await live.client.get(f"/call/list?token={GUS}")).json()
         assert listed == {"calls": [], "status": "ok"}
         await ws.close()
+
+
+async def test_peer_contacts_are_the_asterisk_backends_dial_strings():
+    """402 without a `node` lives on the default switch, here Asterisk: `PJSIP/`, never the
+    FreeSWITCH `user/` form."""
+    def no_node_for_402(settings: Settings) -> Settings:
+        devices = tuple(dataclasses.replace(d, node="") if d.sip_username == "402" else d
+                        for d in settings.devices)
+        return dataclasses.replace(gus_at_the_desk(settings), devices=devices)
+
+    async with live_gateway(switches=("ast1",), edit=no_node_for_402) as live:
+        body = await (await live.client.get(f"/peer/list?token={GUS}")).json()
+        contacts = {k: p[k]["contact"] for p in body["peers"]
+                    for k in p if k not in ("expires", "registered", "state")}
+        assert contacts == {"401": "PJSIP/401", "402": "PJSIP/402"}

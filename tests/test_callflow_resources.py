@@ -3,7 +3,11 @@ recordings, debug), end to end against the FreeSWITCH simulator."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+import pytest
+from aiohttp import ClientWebSocketResponse
 
 from tests.harness import Live, live_gateway
 
@@ -137,3 +141,72 @@ async def test_users_state_recordings_and_debug():
         resp = await live.client.post("/peer", params={"token": CAROL})
         assert (resp.status, (await resp.json())["status"]) == (405, "bad parameters")
         assert (await get(live, "/debug/nothing", CAROL))[1]["status"] == "not found"
+
+
+async def queued(live: Live, did: str, caller: str = "+37060000001") -> str:
+    cid = await live.fs.place_call(caller, did, bridge=False, answer_after=0.05)
+    await live.until(lambda: (ch := live.gw.store.get(cid)) is not None and ch.parked)
+    return cid
+
+
+async def events(ws: ClientWebSocketResponse, n: int) -> list[tuple[str, str]]:
+    out = []
+    for _ in range(n):
+        msg = await ws.receive_json(timeout=5)
+        out.append((msg["notification"]["event"], msg["notification"]["call"]["id"]))
+    return out
+
+
+async def test_reload_reevaluates_only_the_callers_organization():
+    async with live_gateway() as live:
+        carol = await live.client.ws_connect("/notifications", params={"token": CAROL})
+        erin = await live.client.ws_connect("/notifications", params={"token": ERIN})
+        a = await queued(live, RECEPTION)
+        beta = await queued(live, "37052000001", "+37060000002")
+        assert await events(carol, 2) == [("call_offer", a), ("queue_join", a)]
+        assert await events(erin, 2) == [("call_offer", beta), ("queue_join", beta)]
+
+        # the dialect loses track of both calls: a reload is what re-derives them
+        notifier = live.gw.extras["callflow.notifier"]
+        del notifier.last[a], notifier.last[beta]
+        resp = await live.client.post("/state/reload", params={"token": CAROL})
+        assert (resp.status, await resp.json()) == (200, {})
+        assert await events(carol, 2) == [("call_offer", a), ("queue_join", a)]
+        with pytest.raises(TimeoutError):  # Acme's reload says nothing to Beta
+            await erin.receive_json(timeout=0.3)
+        assert beta not in notifier.last
+
+        resp = await live.client.post("/state/reload", params={"token": ERIN})
+        assert resp.status == 200
+        assert await events(erin, 2) == [("call_offer", beta), ("queue_join", beta)]
+        with pytest.raises(TimeoutError):
+            await carol.receive_json(timeout=0.3)
+        await carol.close()
+        await erin.close()
+
+
+async def test_active_recordings_are_those_the_gateway_started_in_the_organization():
+    async with live_gateway() as live:
+        a = await queued(live, RECEPTION)
+        beta = await queued(live, "37052000001", "+37060000002")
+        assert await get(live, "/activerecording", CAROL) == (200, [])
+
+        before = int(time.time())
+        path = (await live.gw.control.record(a)).extra["path"]  # as Kazoo's record action
+        await live.gw.control.record(beta, path="/srv/rec/beta.wav")
+        status, recs = await get(live, "/activerecording", CAROL)
+        assert status == 200 and recs == [{"uuid": a, "path": path,
+                                           "started": recs[0]["started"]}]
+        assert before <= recs[0]["started"] <= time.time()
+        assert await get(live, f"/activerecording/{a}", CAROL) == (200, recs[0])
+        # another organization's recording is an unknown one; a named file has no start time
+        assert await get(live, f"/activerecording/{beta}", CAROL) == (
+            404, {"status": "not found",
+                  "description": f"No active recording on channel {beta}"})
+        assert await get(live, "/activerecording", ERIN) == (
+            200, [{"uuid": beta, "path": "/srv/rec/beta.wav", "started": None}])
+        assert (await get(live, f"/activerecording/{a}", ERIN))[0] == 404
+
+        await live.gw.control.record(a, "stop")
+        assert await get(live, "/activerecording", CAROL) == (200, [])
+        assert (await get(live, f"/activerecording/{a}", CAROL))[0] == 404

@@ -37,9 +37,7 @@ class Calls:
 
     def release(self, channel_id: str) -> None:
         """Forget a channel that is gone."""
-        agent = self.assigned.pop(channel_id, None)
-        if agent is not None and self.current.get(agent) == channel_id:
-            del self.current[agent]
+        self.assigned.pop(channel_id, None)
         for agent_no, cid in list(self.current.items()):
             if cid == channel_id:
                 del self.current[agent_no]

@@ -5,9 +5,8 @@ Pickup rings the agent's phone and lets it intercept the caller (`Control.interc
 Dart successor did, rather than `uuid_transfer <uuid> <peer>` as the Ada original did: a
 transfer rewrites the caller's dialled number, which is what ties a carrier call to its
 organization (the DID), so the call would drop out of the agent's view once parked. Intercept
-keeps the caller's channel untouched and takes ringing, queued and parked callers alike on
-FreeSWITCH; Asterisk's PickupChan takes only a ringing callee, so there a waiting caller is
-joined to the agent's phone with the Bridge application instead.
+keeps the caller's channel untouched; how a switch joins a ringing, queued or parked caller
+to the phone is the backend's business, not the dialect's.
 """
 
 from __future__ import annotations
@@ -46,17 +45,6 @@ class Commands:
         self.originate_timeout = originate_timeout
 
     # ------------------------------------------------------------- lookups
-    def visible(self, agent: Agent, call_id: str | None) -> Channel | None:
-        """A live call of the agent's organization; anything else is "unknown"."""
-        ch = self.gw.store.get(call_id) if call_id else None
-        if ch is None or ch.account_id != agent.account_id or ch.state == State.HUNGUP:
-            return None
-        return ch
-
-    def calls_of(self, agent: Agent) -> list[Channel]:
-        live = [c for c in self.gw.store.by_account(agent.account_id) if c.state != State.HUNGUP]
-        return sorted(live, key=lambda c: (c.created, c.id))
-
     def check_owner(self, agent: Agent, ch: Channel, *, admin: bool = False) -> None:
         owner = self.view.owner(ch)
         if owner == agent.number or (admin and agent.is_admin):
@@ -67,11 +55,11 @@ class Commands:
 
     def held_by(self, agent: Agent) -> Channel | None:
         """The call the agent is on: for its own phone leg, the party at the other end."""
-        ch = self.visible(agent, self.calls.current.get(agent.number))
+        ch = self.view.visible(agent, self.calls.current.get(agent.number))
         if ch is None:
             return None
         if ch.id in self.calls.agent_legs:
-            return self.visible(agent, ch.other_leg) if ch.other_leg else None
+            return self.view.visible(agent, ch.other_leg) if ch.other_leg else None
         return ch
 
     def _gone(self, channel_id: str) -> bool:
@@ -93,7 +81,7 @@ class Commands:
         self.notifier.touch(ch.id)
 
     def next_call(self, agent: Agent) -> Channel | None:
-        for ch in self.calls_of(agent):
+        for ch in self.view.calls_of(agent):
             owner = self.view.owner(ch)
             if owner is None and ch.direction == "inbound" and self.calls.is_call(ch, None) \
                     and self.view.state(ch) == "queued" and not self.calls.locked(ch, None):
@@ -105,7 +93,7 @@ class Commands:
             raise bad_parameters("User has no peer unavailable")
         ch: Channel | None = None
         if call_id is not None:
-            ch = self.visible(agent, call_id)
+            ch = self.view.visible(agent, call_id)
             if ch is None:
                 raise not_found(f"Call not found {call_id}")
             owner = self.view.owner(ch)
@@ -128,31 +116,15 @@ class Commands:
         self.notifier.touch(ch.id)
         phone = str(uuid.uuid4())
         self.calls.agent_legs.add(phone)
-        try:
-            await self._ring_agent(agent, ch, phone)
+        try:  # ring the agent's phone and join it to the caller, on the caller's switch
+            await self.gw.control.intercept(
+                ch.id, Endpoint("device", agent.extension, agent.realm), channel_id=phone,
+                variables={"callgate_agent_id": str(agent.number)})
         except CommandError as exc:
             self.calls.agent_legs.discard(phone)
             self._undo(ch.id, agent, previous)
             raise self._failed(exc, ch.id, f"Call not found {ch.id}") from None
         return {**self.view.call(ch), "status": "ok"}
-
-    async def _ring_agent(self, agent: Agent, ch: Channel, phone: str) -> None:
-        """Ring the agent's phone and join it to the caller. Asterisk's PickupChan takes only
-        a ringing callee, so a queued or parked caller there is joined with the Bridge
-        application on the same switch; FreeSWITCH's intercept takes any state."""
-        listener = Endpoint("device", agent.extension, agent.realm)
-        variables = {"callgate_agent_id": str(agent.number)}
-        if self._switch_type(ch.node) == "asterisk" and not _ringing_callee(ch):
-            if not ch.name:
-                raise NotFound("no channel name")
-            await self.gw.control.originate(listener, "", node=ch.node, channel_id=phone,
-                                            variables=variables, application="Bridge",
-                                            application_data=ch.name)
-            return
-        await self.gw.control.intercept(ch.id, listener, channel_id=phone, variables=variables)
-
-    def _switch_type(self, node: str) -> str:
-        return next((b.type for b in self.gw.settings.backends if b.name == node), "")
 
     def _undo(self, channel_id: str, agent: Agent, previous: int | None) -> None:
         self.calls.moving.discard(channel_id)
@@ -219,7 +191,7 @@ class Commands:
         return {"call": {"id": new}, "status": "ok"}
 
     async def transfer(self, agent: Agent, source: str, destination: str) -> None:
-        src, dst = self.visible(agent, source), self.visible(agent, destination)
+        src, dst = self.view.visible(agent, source), self.view.visible(agent, destination)
         if src is None or dst is None or src is dst:
             raise not_found(GONE)
         self.check_owner(agent, src)
@@ -241,7 +213,7 @@ class Commands:
     async def transfer_current(self, agent: Agent, source: str) -> dict[str, Any]:
         """The seed's `GET /call/transfer?source=`: the agent's current outbound call meets
         `source` (normally the caller it parked), and the agent's phone is freed."""
-        current = self.visible(agent, self.calls.current.get(agent.number))
+        current = self.view.visible(agent, self.calls.current.get(agent.number))
         if current is None:
             raise _bridge_failed("Bad destination")
         if current.direction == "inbound" and current.id not in self.calls.agent_legs:
@@ -249,7 +221,7 @@ class Commands:
         dst = self.held_by(agent)
         if dst is None:
             raise _bridge_failed("Destination hung up before process could complete")
-        src = self.visible(agent, source)
+        src = self.view.visible(agent, source)
         if src is None:
             raise _bridge_failed("Call on hold hung up")
         if src is dst:
@@ -267,10 +239,6 @@ class Commands:
         return {"status": "success",
                 "source_call": self.view.legacy(src, "bridged"),
                 "destination_call": self.view.legacy(dst, "bridged")}
-
-
-def _ringing_callee(ch: Channel) -> bool:
-    return ch.direction == "outbound" and ch.state in (State.RINGING, State.EARLY)
 
 
 def _bridge_failed(description: str) -> CallflowError:

@@ -28,7 +28,9 @@ SOCKET_QUEUE = 512
 
 
 def transition_events(old: str, new: str, is_call: bool) -> list[str]:
-    """Reference section 8's table: the events for one state change."""
+    """Reference section 8's table: the events for one state change. Its `created`,
+    `unparked` and `left_queue` targets are states `Calls.state` never derives: `call_offer`
+    is sent by `observe` for a call first seen, and leaving `parked`/`queued` is covered above."""
     if old == new:
         return []
     events: list[str] = []
@@ -37,14 +39,10 @@ def transition_events(old: str, new: str, is_call: bool) -> list[str]:
     if old == "parked":
         events.append("call_unpark")
     match new:
-        case "created":
-            events.append("call_offer")
         case "queued":
             events.append("queue_join")
         case "parked":
             events.append("call_park")
-        case "unparked":
-            events.append("call_unpark")
         case "speaking" if is_call:
             events.append("call_pickup")
         case "transferred":
@@ -53,8 +51,6 @@ def transition_events(old: str, new: str, is_call: bool) -> list[str]:
             events.append("call_state")
         case "hungup" if is_call:
             events.append("call_hangup")
-        case "left_queue":
-            events.append("queue_leave")
     return events
 
 
@@ -129,6 +125,13 @@ class Notifier:
             self.last.pop(gone, None)
             self.locked.discard(gone)
             self.calls.release(gone)
+
+    def reload(self, account_id: str) -> None:
+        """`/state/reload` for one organization: re-derive its calls' states only, so one
+        tenant's desk cannot make others' sockets hear events. Channels that left the store
+        are forgotten by their own removal (or a store resync), not here."""
+        for ch in list(self.store.by_account(account_id)):
+            self.observe(ch)
 
     def touch(self, channel_id: str) -> None:
         """Re-evaluate after the dialect's own state (assignment) changed."""

@@ -9,9 +9,12 @@ register, so that is what we report.
 
 from __future__ import annotations
 
+import posixpath
+import re
 from typing import Any
 
 from gateway.context import Gateway
+from gateway.control import CommandError, Endpoint
 from gateway.directory import Device, User
 from gateway.model import Channel, State
 
@@ -95,24 +98,19 @@ class Directory:
         return account.realm if account else ""
 
     def _contact(self, device: Device, realm: str) -> str:
-        """The dial string the gateway uses for the phone (its real SIP contact is unknown)."""
-        nodes = {b.name: b.type for b in self.gw.settings.backends}
-        if nodes.get(device.node) == "asterisk":
-            return f"PJSIP/{peer_name(device)}"
-        return f"user/{peer_name(device)}@{realm}"
+        """The dial string the gateway uses for the phone (its real SIP contact is unknown), in
+        the format of the switch it lives on: its `node`, else the switch an originate would
+        pick. No switch to ask, or one that cannot name the phone: not registered."""
+        control = self.gw.control
+        try:
+            backend = control.backends.get(device.node) if device.node else control.backend()
+            if backend is None:
+                return NOT_REGISTERED
+            return backend.dialstring(Endpoint("device", peer_name(device), realm))
+        except CommandError:  # Unavailable: no switch connected; InvalidArgument: bad name
+            return NOT_REGISTERED
 
     # --------------------------------------------------------------- channels
-    def channels(self, agent: Agent) -> list[Channel]:
-        live = [c for c in self.gw.store.by_account(agent.account_id)
-                if c.state != State.HUNGUP]
-        return sorted(live, key=lambda c: (c.created, c.id))
-
-    def channel(self, agent: Agent, channel_id: str) -> Channel | None:
-        ch = self.gw.store.get(channel_id)
-        if ch is None or ch.account_id != agent.account_id or ch.state == State.HUNGUP:
-            return None
-        return ch
-
     def channel_map(self, ch: Channel) -> dict[str, Any]:
         """The Dart server's `esl.Channel.toMap()`: `{"variables": {...}}`, with FreeSWITCH's
         variable names for what the store knows, whichever switch the leg is on."""
@@ -132,6 +130,20 @@ class Directory:
         }
         variables.update(sorted((ch.variables or {}).items()))
         return {"variables": variables}
+
+    # ------------------------------------------------------------- recordings
+    def recordings(self, agent: Agent) -> list[dict[str, Any]]:
+        """The organization's live legs that a recording started through `Control.record`
+        (Kazoo's record action) is still running on; callgate knows of no other."""
+        found = (self.recording(ch) for ch in self.view.calls_of(agent))
+        return [r for r in found if r is not None]
+
+    def recording(self, ch: Channel) -> dict[str, Any] | None:
+        """The Dart `ActiveRecording.toJson`: `{"uuid", "path", "started"}` (unix seconds)."""
+        path = self.gw.control.recording(ch.id)
+        if path is None:
+            return None
+        return {"uuid": ch.id, "path": path, "started": _started(ch.id, path)}
 
     # ------------------------------------------------------------------ users
     def users(self, agent: Agent) -> list[dict[str, Any]]:
@@ -169,6 +181,14 @@ def endpoint_of(ch: Channel) -> str:
     if len(parts) == 2 and parts[0] in ("PJSIP", "SIP"):
         return parts[1].rsplit("-", 1)[0]
     return ""
+
+
+def _started(channel_id: str, path: str) -> int | None:
+    """When the recording began, read from the gateway's own file name
+    (`<channel id>-<unix time>.wav`, `gateway.control.recording_file`); Control keeps no start
+    time, so a file named by the command's caller has none (null, the Dart "never")."""
+    m = re.fullmatch(rf"{re.escape(channel_id)}-(\d+)\.wav", posixpath.basename(path))
+    return int(m.group(1)) if m else None
 
 
 def _callstate(ch: Channel) -> str:

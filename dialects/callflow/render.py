@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.context import Gateway
-from gateway.model import Channel
+from gateway.model import Channel, State
 
+from .auth import Agent
 from .calls import Calls
 
 #: The seed's older vocabulary for `/call/state` (its example answers "answered").
@@ -27,8 +28,19 @@ class View:
     def state(self, ch: Channel) -> str:
         return self.calls.state(ch, self.owner(ch))
 
-    def is_call(self, ch: Channel) -> bool:
-        return self.calls.is_call(ch, self.owner(ch))
+    def visible(self, agent: Agent, call_id: str | None) -> Channel | None:
+        """A live leg of the agent's organization; anything else is answered as unknown, so a
+        foreign id reveals nothing."""
+        ch = self.gw.store.get(call_id) if call_id else None
+        if ch is None or ch.account_id != agent.account_id or ch.state == State.HUNGUP:
+            return None
+        return ch
+
+    def calls_of(self, agent: Agent) -> list[Channel]:
+        """The organization's live legs, oldest first (the order `/call/list` and the FIFO
+        pickup rely on)."""
+        live = [c for c in self.gw.store.by_account(agent.account_id) if c.state != State.HUNGUP]
+        return sorted(live, key=lambda c: (c.created, c.id))
 
     def organization_id(self, ch: Channel) -> int:
         account = self.gw.directory.account(ch.account_id)

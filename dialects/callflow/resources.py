@@ -68,12 +68,12 @@ async def peer_list(_r: web.Request, agent: Agent, d: Directory) -> Answer:
 # --------------------------------------------------------------- channels
 async def channels(_r: web.Request, agent: Agent, d: Directory) -> Answer:
     """Dart `GET /channel`: a bare list of `{"variables": {...}}`."""
-    return [d.channel_map(ch) for ch in d.channels(agent)]
+    return [d.channel_map(ch) for ch in d.view.calls_of(agent)]
 
 
 async def channel(r: web.Request, agent: Agent, d: Directory) -> Answer:
     cid = _name(r, "chanid")
-    ch = d.channel(agent, cid)
+    ch = d.view.visible(agent, cid)
     if ch is None:
         raise not_found(f"No channel with id {cid}")
     return d.channel_map(ch)
@@ -82,7 +82,7 @@ async def channel(r: web.Request, agent: Agent, d: Directory) -> Answer:
 async def debug_channels(_r: web.Request, agent: Agent, d: Directory) -> Answer:
     """Ada `/debug/channel/list` answered 500 "Not implemented"; a list is what a debugging
     desk wants, in the Ada envelope."""
-    return {"channels": [d.channel_map(ch) for ch in d.channels(agent)], "status": "ok"}
+    return {"channels": [d.channel_map(ch) for ch in d.view.calls_of(agent)], "status": "ok"}
 
 
 # ------------------------------------------------------------------ users
@@ -100,22 +100,27 @@ async def pause(_r: web.Request, _a: Agent, _d: Directory) -> Answer:
 
 
 # ------------------------------------------------------ state, recordings
-async def reload(r: web.Request, _a: Agent, _d: Directory) -> Answer:
+async def reload(r: web.Request, agent: Agent, _d: Directory) -> Answer:
     """Dart `POST /state/reload` answers `{}`. The store is kept current by the switches'
-    events and re-synced on reconnect, so only the dialect's derived call states are
-    re-evaluated (nothing is asked of the switch)."""
-    r.app[NOTIFIER].resync()
+    events and re-synced on reconnect, so only the dialect's derived call states of the
+    caller's organization are re-evaluated (nothing is asked of the switch, and no other
+    tenant's socket hears anything)."""
+    r.app[NOTIFIER].reload(agent.account_id)
     return {}
 
 
-async def recordings(_r: web.Request, _a: Agent, _d: Directory) -> Answer:
-    """callgate starts no recordings and the store tracks none: always empty."""
-    return []
+async def recordings(_r: web.Request, agent: Agent, d: Directory) -> Answer:
+    """Dart `GET /activerecording`: a bare list of the organization's active recordings."""
+    return d.recordings(agent)
 
 
-async def recording(r: web.Request, _a: Agent, _d: Directory) -> Answer:
+async def recording(r: web.Request, agent: Agent, d: Directory) -> Answer:
     cid = _name(r, "cid")
-    raise not_found(f"No active recording on channel {cid}")
+    ch = d.view.visible(agent, cid)
+    found = d.recording(ch) if ch is not None else None
+    if found is None:
+        raise not_found(f"No active recording on channel {cid}")
+    return found
 
 
 # ------------------------------------------------------------------ debug

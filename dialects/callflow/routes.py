@@ -44,19 +44,19 @@ def _path_call(request: web.Request, name: str = "callid") -> str:
 # ------------------------------------------------------------------ reads
 async def list_calls(_r: web.Request, agent: Agent, _p: dict[str, str],
                      cmd: Commands) -> dict[str, Any]:
-    return {"calls": [cmd.view.call(c) for c in cmd.calls_of(agent)], "status": "ok"}
+    return {"calls": [cmd.view.call(c) for c in cmd.view.calls_of(agent)], "status": "ok"}
 
 
 async def queue(_r: web.Request, agent: Agent, _p: dict[str, str],
                 cmd: Commands) -> dict[str, Any]:
-    calls = [cmd.view.call(c) for c in cmd.calls_of(agent)]
+    calls = [cmd.view.call(c) for c in cmd.view.calls_of(agent)]
     return {"calls": [c for c in calls if c["state"] == "queued"], "status": "ok"}
 
 
 async def state(_r: web.Request, agent: Agent, p: dict[str, str],
                 cmd: Commands) -> dict[str, Any]:
     cid = call_id(p.get("call_id"))
-    ch = cmd.visible(agent, cid)
+    ch = cmd.view.visible(agent, cid)
     if ch is None:
         raise not_found(f"{cid} does not exist.")
     return {"call": cmd.view.legacy(ch), "status": "ok"}
@@ -65,7 +65,7 @@ async def state(_r: web.Request, agent: Agent, p: dict[str, str],
 async def get_call(r: web.Request, agent: Agent, _p: dict[str, str],
                    cmd: Commands) -> dict[str, Any]:
     cid = _path_call(r)
-    ch = cmd.visible(agent, cid)
+    ch = cmd.view.visible(agent, cid)
     if ch is None:
         raise not_found(f"{cid} does not exist.")
     return {**cmd.view.call(ch), "status": "ok"}
@@ -107,7 +107,7 @@ async def park_path(r: web.Request, agent: Agent, _p: dict[str, str],
 
 
 async def _park(agent: Agent, cid: str, cmd: Commands) -> dict[str, Any]:
-    ch = cmd.visible(agent, cid)
+    ch = cmd.view.visible(agent, cid)
     if ch is None:
         raise not_found(f"{cid} does not exist.")
     await cmd.park(agent, ch)
@@ -125,7 +125,7 @@ async def hangup_path(r: web.Request, agent: Agent, _p: dict[str, str],
 
 
 async def _hangup(agent: Agent, cid: str, cmd: Commands) -> dict[str, Any]:
-    ch = cmd.visible(agent, cid)
+    ch = cmd.view.visible(agent, cid)
     if ch is None:
         raise not_found(f"{cid} may already be hung up.")
     await cmd.hangup(agent, ch)

@@ -17,6 +17,7 @@ from gateway.control import CommandError, NotFound, Unavailable
 from . import calls
 from .auth import TOKEN_TTL, basic_login, bearer_user, issue_token
 from .errors import RestError
+from .filters import _int
 from .routes import call_ids, visible_calls
 from .scope import Scope
 
@@ -64,7 +65,7 @@ async def drop_one(request: web.Request) -> web.Response:
     gw = _gw(request)
     user = bearer_user(gw, request)
     raw = request.match_info["id"]
-    n = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+    n = _int(raw)
     key = call_ids(gw).key_for(n) if n is not None else None
     legs = calls.legs_of(gw.store, key) if key else []
     if not legs or not Scope(gw, user).sees_any(legs):
