@@ -3,9 +3,11 @@
     python -m bench.http [--channels 100000] [--requests 2000] [--concurrency 8]
 
 A server process holds the demo directory and a store of `--channels` channels, 100 of them in
-Acme's account (50 bridged calls), and serves every dialect plus a bare aiohttp route that
-returns a prebuilt body of the same size as the Kazoo list. The client (this process) sends the
-same number of requests to each. The floor drifts with the machine, so it is measured right
+Acme's account (50 bridged calls), and serves every dialect plus a bare aiohttp route,
+`/bare?size=N`, that returns a prebuilt body of N bytes (built once per size). The client (this
+process) measures each dialect's response size first and sets the bare route beside it to that
+size, so each floor moves the same bytes as the dialect it is compared with; it sends the same
+number of requests to each. The floor drifts with the machine, so it is measured right
 before each dialect, three times over, and the best pair's requests/s and ratio are printed.
 """
 
@@ -56,10 +58,14 @@ def _serve(port_out: mp.connection.Connection, total: int) -> None:
         gw = Gateway.build(load_demo(), backends=False)
         _fill(gw, total)
         app = build_app(gw, manage_backends=False)
-        nonlocal_body = [b""]
+        bodies: dict[int, bytes] = {}
 
-        async def bare(_: web.Request) -> web.Response:
-            return web.Response(body=nonlocal_body[0], content_type="application/json")
+        async def bare(request: web.Request) -> web.Response:
+            size = int(request.query.get("size", "0"))
+            body = bodies.get(size)
+            if body is None:  # built once per size, so the floor serves a prebuilt body
+                body = bodies[size] = b'{"data": "' + b"x" * max(0, size - 12) + b'"}'
+            return web.Response(body=body, content_type="application/json")
 
         app.router.add_get("/bare", bare)
         runner = web.AppRunner(app, access_log=None)
@@ -69,10 +75,6 @@ def _serve(port_out: mp.connection.Connection, total: int) -> None:
         site = web.SockSite(runner, sock)
         await site.start()
         port_out.send(sock.getsockname()[1])
-        # the client measures the Kazoo body first: the bare route mirrors its size
-        size = await asyncio.to_thread(port_out.recv)
-        nonlocal_body[0] = b'{"data": "' + b"x" * max(0, size - 12) + b'"}'
-        port_out.send("ready")
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -96,7 +98,7 @@ async def _rate(session: aiohttp.ClientSession, method: str, url: str, n: int, c
     return (n // conc * conc) / (time.perf_counter() - t0), size
 
 
-async def _client(port: int, conn: mp.connection.Connection, n: int, conc: int) -> None:
+async def _client(port: int, n: int, conc: int) -> None:
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as s:
         cred = hashlib.md5(b"alice:demo-alice").hexdigest()
@@ -116,16 +118,17 @@ async def _client(port: int, conn: mp.connection.Connection, n: int, conc: int) 
              f"{base}/billing/api/active_calls_get?u=alice&hash={mor_hash}", {}),
             ("callflow GET /call/list", "GET", f"{base}/call/list?token=token-alice", {}),
         ]
-        _, kazoo_size = await _rate(s, *targets[0][1:3], 8, 1, **targets[0][3])
-        conn.send(kazoo_size)
-        conn.recv()
-        await _rate(s, "GET", f"{base}/bare", 200, conc)  # warm up
-        # the floor drifts with the machine: measure it right beside each dialect, best of 3
+        await _rate(s, "GET", f"{base}/bare?size=1000", 200, conc)  # warm up
+        # the floor drifts with the machine: measure it right beside each dialect, best of 3,
+        # with a bare body as large as that dialect's own response
         for label, method, url, kw in targets:
-            await _rate(s, method, url, 100, conc, **kw)
+            _, own_size = await _rate(s, method, url, 100, conc, **kw)
+            bare_url = f"{base}/bare?size={own_size}"
+            await _rate(s, "GET", bare_url, 50, conc)  # builds and caches that body
             pairs = []
             for _ in range(3):
-                bare, _ = await _rate(s, "GET", f"{base}/bare", n, conc)
+                bare, bare_size = await _rate(s, "GET", bare_url, n, conc)
+                assert bare_size == own_size, (bare_size, own_size)
                 rate, size = await _rate(s, method, url, n, conc, **kw)
                 pairs.append((rate / bare, rate, bare, size))
             ratio, rate, bare, size = max(pairs)
@@ -147,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"store: {args.channels:,} channels, 100 in the listed account; "
           f"{args.requests:,} requests per endpoint, {args.concurrency} at a time")
     try:
-        asyncio.run(_client(port, parent, args.requests, args.concurrency))
+        asyncio.run(_client(port, args.requests, args.concurrency))
     finally:
         proc.kill()
 

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import multiprocessing as mp
 import socket
+import threading
 import time
 
 from backends.esl_protocol import FrameParser
@@ -73,38 +74,42 @@ async def _record(calls: int) -> bytes:
 
 
 def _replay_server(port_out: mp.connection.Connection, go: mp.Event, stream: bytes) -> None:
-    """Child process: speak just enough ESL, then pour the recorded stream out."""
+    """Child process: speak just enough ESL, then pour the recorded stream out.
+
+    Commands are answered by a thread while the main thread blocks on the go signal, so the
+    stream starts the moment it is given (no polling delay charged to ingest time); one lock
+    keeps a command reply from landing inside the stream."""
     srv = socket.create_server(("127.0.0.1", 0))
     port_out.send(srv.getsockname()[1])
     conn, _ = srv.accept()
-    conn.sendall(b"Content-Type: auth/request\n\n")
-    pending = b""
-    streaming = False
-    conn.settimeout(0.05)
-    while True:
-        try:
-            data = conn.recv(65536)
-            if not data:
-                return
+    lock = threading.Lock()
+
+    def send(data: bytes) -> None:
+        with lock:
+            conn.sendall(data)
+
+    def answer_commands() -> None:
+        pending = b""
+        while data := conn.recv(65536):
             pending += data
-        except TimeoutError:
-            data = b""
-        while b"\n\n" in pending:
-            cmd, pending = pending.split(b"\n\n", 1)
-            line = cmd.split(b"\n", 1)[0].decode()
-            if line.startswith("api "):
-                body = b'{"row_count": 0}\n' if "show channels" in line else b"+OK\n"
-                conn.sendall(b"Content-Type: api/response\nContent-Length: %d\n\n%s"
-                             % (len(body), body))
-            elif line.startswith("auth "):
-                conn.sendall(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
-            else:
-                conn.sendall(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
-        if not streaming and go.is_set():
-            streaming = True
-            conn.settimeout(None)
-            conn.sendall(stream)
-            conn.settimeout(0.05)
+            while b"\n\n" in pending:
+                cmd, pending = pending.split(b"\n\n", 1)
+                line = cmd.split(b"\n", 1)[0].decode()
+                if line.startswith("api "):
+                    body = b'{"row_count": 0}\n' if "show channels" in line else b"+OK\n"
+                    send(b"Content-Type: api/response\nContent-Length: %d\n\n%s"
+                         % (len(body), body))
+                elif line.startswith("auth "):
+                    send(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+                else:
+                    send(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+
+    send(b"Content-Type: auth/request\n\n")
+    replies = threading.Thread(target=answer_commands, daemon=True)
+    replies.start()
+    go.wait()
+    send(stream)
+    replies.join()  # until the backend hangs up
 
 
 async def _ingest(stream: bytes, events: int) -> tuple[float, int]:

@@ -12,7 +12,6 @@ from simswitch.ami_session import AmiSession
 from simswitch.ami_wire import Action, Fields, encode
 from simswitch.ast_model import (
     STATE_DESC,
-    UP,
     AsteriskModel,
     Channel,
     cause_code,
@@ -64,7 +63,7 @@ class CallActions:
         calls = sorted(self.model.parked.values(), key=lambda p: p.space)
         s.list_start(act, "Parked calls will follow")
         for pc in calls:
-            s.list_item(act, "ParkedCall", self.model._park_fields(pc))
+            s.list_item(act, "ParkedCall", self.model.park_fields(pc))
         s.list_complete(act, "ParkedCallsComplete", len(calls), ("Total", str(len(calls))))
 
     async def _act_parkinglots(self, s: AmiSession, act: Action) -> None:
@@ -197,6 +196,22 @@ class CallActions:
             s.error(act, "No such channel")
         return ch
 
+    def _transfer_channel(self, s: AmiSession, act: Action) -> tuple[Channel, str] | None:
+        """Channel and Exten of a BlindTransfer/Atxfer, or None with the error already sent
+        (both actions check the same headers with the same texts in manager.c)."""
+        name, exten = act.get("Channel"), act.get("Exten")
+        if not name:
+            s.error(act, "No channel specified")
+            return None
+        if not exten:
+            s.error(act, "No extension specified")
+            return None
+        t = self.model.find(name)
+        if t is None:
+            s.error(act, "Channel specified does not exist")
+            return None
+        return t, exten
+
     async def _act_redirect(self, s: AmiSession, act: Action) -> None:
         name, extra_name = act.get("Channel"), act.get("ExtraChannel")
         if not name:
@@ -221,49 +236,21 @@ class CallActions:
         self.model.redirect(moves)
 
     async def _act_blindtransfer(self, s: AmiSession, act: Action) -> None:
-        name, exten = act.get("Channel"), act.get("Exten")
-        if not name:
-            s.error(act, "No channel specified")
+        found = self._transfer_channel(s, act)
+        if found is None:
             return
-        if not exten:
-            s.error(act, "No extension specified")
-            return
-        t = self.model.find(name)
-        if t is None:
-            s.error(act, "Channel specified does not exist")
-            return
-        bridge = t.bridge
-        peers = self.model.peers(t)
-        if bridge is None or len(peers) != 1:
+        t, exten = found
+        if t.bridge is None or len(self.model.peers(t)) != 1:
             s.error(act, "Transfer invalid")
             return
         s.ok(act, "Transfer succeeded")
-        e = peers[0]
-        ctx = act.get("Context") or t.context
-        self.model.emit("BlindTransfer", [
-            ("Result", "Success"), *self.model.snap(t, "Transferer"),
-            *self.model.snap(e, "Transferee"), *bridge.fields(), ("IsExternal", "Yes"),
-            ("Context", ctx), ("Extension", exten)])
-        self.model.leave_bridge(e)
-        self.model.leave_bridge(t)
-        e.dial_peer = t.dial_peer = None
-        e.is_callee = False
-        self.model.hangup(t, 16, soft=True)
-        self.model.destroy_bridge(bridge)
-        self.model.run_exten(e, exten, context=ctx)
+        self.model.blind_transfer(t, exten, act.get("Context") or t.context)
 
     async def _act_atxfer(self, s: AmiSession, act: Action) -> None:
-        name, exten = act.get("Channel"), act.get("Exten")
-        if not name:
-            s.error(act, "No channel specified")
+        found = self._transfer_channel(s, act)
+        if found is None:
             return
-        if not exten:
-            s.error(act, "No extension specified")
-            return
-        t = self.model.find(name)
-        if t is None:
-            s.error(act, "Channel specified does not exist")
-            return
+        t, exten = found
         route = self.model.route(exten)
         peers = self.model.peers(t)
         if t.bridge is None or len(peers) != 1 or route is None or route[0] not in ("ext",
@@ -336,25 +323,7 @@ class CallActions:
             s.error(act, f"Channel2 does not exist: {n2}")
             return
         s.ok(act, "Channels have been bridged")
-        self.bridge_pair(c1, c2)
-
-    def bridge_pair(self, c1: Channel, c2: Channel) -> None:
-        """Pull both channels out of apps/bridges (orphans hang up) and join them."""
-        m = self.model
-        for c in (c1, c2):
-            if c.parked is not None:
-                m._unpark(c, "UnParkedCall")
-            if c.application in ("MusicOnHold", "Park"):
-                m.chan_event("MusicOnHoldStop", c)
-            if c.bridge is not None:
-                for o in m._dissolve(c):
-                    if o is not c1 and o is not c2:
-                        m.hangup(o, 16, soft=True)
-            c.dial_peer, c.is_callee = None, False
-            if c.state != UP:
-                m.set_state(c, UP)
-            c.application, c.appdata = "Bridge", ""
-        m.bridge_channels([c1, c2])
+        self.model.bridge_pair(c1, c2)
 
     async def _act_playdtmf(self, s: AmiSession, act: Action) -> None:
         ch = self.model.find(act.get("Channel"))

@@ -139,7 +139,7 @@ class OriginateActions:
                     variables: list[tuple[str, str]], num: str, cname: str) -> Channel:
         """Create ``Local/exten@ctx-N;1`` (runs the app) and ``;2`` (runs the dialplan)."""
         m = self.model
-        base = f"Local/{exten}@{ctx}-{next(m._chan_seq):08x}"
+        base = m.local_name(exten, ctx)
         one = m.new_channel("Local", state=0, context=ctx, exten=exten, name=f"{base};1",
                             uniqueid=id1 or None)
         two = m.new_channel("Local", state=RING, context=ctx, exten=exten, name=f"{base};2",
@@ -192,32 +192,17 @@ class OriginateActions:
         elif lapp == "pickupchan":
             target = self._find_prefix(data.split(",")[0])
             if target is not None and target.is_callee and target.state == RINGING:
-                self._pickup(o, target)
+                m.pickup(o, target)
         elif lapp == "bridge":
             other = m.find(data.split(",")[0])
             if other is not None:
-                self.bridge_pair(o, other)
+                m.bridge_pair(o, other)
 
     def _find_prefix(self, name: str) -> Channel | None:
         ch = self.model.find(name)
         if ch is not None or not name:
             return ch
         return next((c for c in self.model.all_channels() if c.name.startswith(name)), None)
-
-    def _pickup(self, picker: Channel, target: Channel) -> None:
-        """PickupChan: the picker answers in place of the ringing callee and joins the caller."""
-        m = self.model
-        caller = target.dial_peer
-        m.emit("Pickup", [*m.snap(picker), *m.snap(target, "Target")])
-        target.alive = False
-        if caller is not None and caller.alive:
-            m.emit("DialEnd", [*m.snap(caller), *m.snap(target, "Dest"),
-                               ("DialStatus", "ANSWER")])
-            caller.dial_peer = None
-        m._finish(target, 26)
-        if caller is not None and caller.alive:
-            m.set_state(caller, UP)
-            m.bridge_channels([picker, caller])
 
 
 def _reason_for(cause: int) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from simswitch.ami_actions import CallActions
@@ -26,9 +26,8 @@ from simswitch.ast_model import (
     cause_code,
 )
 
-__all__ = ["SIM_AMI_VERSION", "AmiSession", "AsteriskSimulator"]
+__all__ = ["AmiSession", "AsteriskSimulator"]
 
-SIM_AMI_VERSION = "11.0.0"
 _UNKNOWN_CMD = "Invalid/unknown command: {}. Use Action: ListCommands to show available commands."
 
 
@@ -116,11 +115,6 @@ class AsteriskSimulator(SessionActions, CallActions, OriginateActions):
         if isinstance(handle, asyncio.TimerHandle):
             handle.cancel()
             self._timers.discard(handle)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _emit(self, event: str, fields: Fields) -> None:
         """Broadcast a manager event: Event, Privilege, Timestamp, SystemName, then the body."""

@@ -226,6 +226,10 @@ class AsteriskModel:
         self.chan_event("Newchannel", ch)
         return ch
 
+    def local_name(self, exten: str, context: str) -> str:
+        """Base name of a Local channel pair (``;1``/``;2`` appended), numbered like PJSIP's."""
+        return f"Local/{exten}@{context}-{next(self._chan_seq):08x}"
+
     def set_var(self, ch: Channel, name: str, value: str) -> None:
         ch.variables[name] = value
         self.chan_event("VarSet", ch, ("Variable", name), ("Value", value))
@@ -277,9 +281,6 @@ class AsteriskModel:
         if self.trunks and digits.isdigit() and (dest.startswith("+") or len(digits) > 5):
             return ("trunk", self.trunks[0])
         return None
-
-    def endpoint_known(self, endpoint: str) -> bool:
-        return endpoint in self.extensions or endpoint in self.trunks
 
     # ---- calls ----------------------------------------------------------------------------
     def inbound(self, caller: str, callee: str, variables: dict[str, str] | None) -> Channel:
@@ -559,7 +560,7 @@ class AsteriskModel:
         pc = ParkedCall(ch, lot, space, to, f"PJSIP/{(parker or ch).endpoint}")
         ch.parked = pc
         self.parked[space] = pc
-        self.emit("ParkedCall", self._park_fields(pc))
+        self.emit("ParkedCall", self.park_fields(pc))
         self.chan_event("MusicOnHoldStart", ch, ("Class", "default"))
         pc.timer = self.schedule(to, lambda: self._park_timeout(pc))
         if old is not None and old is not self.parking_bridge:
@@ -572,7 +573,7 @@ class AsteriskModel:
                     self.hangup(o, 16, soft=True)
         return space
 
-    def _park_fields(self, pc: ParkedCall, retriever: Channel | None = None) -> Fields:
+    def park_fields(self, pc: ParkedCall, retriever: Channel | None = None) -> Fields:
         elapsed = int(time.monotonic() - pc.since)
         out = self.snap(pc.channel, "Parkee")
         if retriever is not None:
@@ -590,7 +591,7 @@ class AsteriskModel:
         self.parked.pop(pc.space, None)
         if pc.timer is not None:
             self.cancel(pc.timer)
-        self.emit(event, self._park_fields(pc, retriever))
+        self.emit(event, self.park_fields(pc, retriever))
 
     def _park_timeout(self, pc: ParkedCall) -> None:
         """res_parking's default comebacktoorigin=yes: the call rings its parker again.
@@ -664,6 +665,57 @@ class AsteriskModel:
             self.destroy_bridge(b)
             for o in rest:
                 self.hangup(o, 16, soft=True)
+
+    def blind_transfer(self, t: Channel, exten: str, context: str) -> None:
+        """BlindTransfer of ``t`` out of its two-party bridge (the caller checked that): the
+        transferer hangs up, the bridge goes, and the transferee runs ``exten``@``context``."""
+        bridge = t.bridge
+        assert bridge is not None
+        e = self.peers(t)[0]
+        self.emit("BlindTransfer", [
+            ("Result", "Success"), *self.snap(t, "Transferer"), *self.snap(e, "Transferee"),
+            *bridge.fields(), ("IsExternal", "Yes"), ("Context", context),
+            ("Extension", exten)])
+        self.leave_bridge(e)
+        self.leave_bridge(t)
+        e.dial_peer = t.dial_peer = None
+        e.is_callee = False
+        self.hangup(t, 16, soft=True)
+        self.destroy_bridge(bridge)
+        self.run_exten(e, exten, context=context)
+
+    def bridge_pair(self, c1: Channel, c2: Channel) -> None:
+        """Bridge action / Bridge() app: pull both channels out of parking, music and their
+        bridges (a partner left alone hangs up, as Dial's would) and join them."""
+        for c in (c1, c2):
+            if c.parked is not None:
+                self._unpark(c, "UnParkedCall")
+            if c.application in ("MusicOnHold", "Park"):
+                self.chan_event("MusicOnHoldStop", c)
+            if c.bridge is not None:
+                for o in self._dissolve(c):
+                    if o is not c1 and o is not c2:
+                        self.hangup(o, 16, soft=True)
+            c.dial_peer, c.is_callee = None, False
+            if c.state != UP:
+                self.set_state(c, UP)
+            c.application, c.appdata = "Bridge", ""
+        self.bridge_channels([c1, c2])
+
+    def pickup(self, picker: Channel, target: Channel) -> None:
+        """PickupChan: ``picker`` answers in place of the ringing callee ``target``, which ends
+        with cause 26 (answered elsewhere), and joins the caller."""
+        caller = target.dial_peer
+        self.emit("Pickup", [*self.snap(picker), *self.snap(target, "Target")])
+        target.alive = False
+        if caller is not None and caller.alive:
+            self.emit("DialEnd", [*self.snap(caller), *self.snap(target, "Dest"),
+                                  ("DialStatus", "ANSWER")])
+            caller.dial_peer = None
+        self._finish(target, 26)
+        if caller is not None and caller.alive:
+            self.set_state(caller, UP)
+            self.bridge_channels([picker, caller])
 
     def all_channels(self) -> list[Channel]:
         return list(self.channels.values())

@@ -213,14 +213,7 @@ class ApiCommands:
         app, sep, arg = what.partition("::")
         if not sep:
             app, arg = "playback", what
-        if app == "att_xfer":
-            self.model.att_xfer(ch, arg)
-        elif app == "transfer":
-            self.model.transfer(ch, arg.split()[0] if arg else "", "XML", "default")
-        elif app in ("playback", "echo", "eavesdrop", "park"):
-            self.model.execute(ch, app, arg) if app != "park" else self.model.park(ch)
-        else:
-            self.model.execute(ch, app, arg)
+        self.model.send_app(ch, app, arg)
         return "+OK Message sent\n"
 
     def _uuid_bridge(self, args: str) -> str:

@@ -85,6 +85,28 @@ class CallControl:
         else:  # echo, eavesdrop, sleep...: run until hung up
             self.execute(ch, app, arg)
 
+    def send_app(self, ch: Channel, app: str, arg: str) -> None:
+        """An app sent to a live channel: `sendmsg` execute and `uuid_broadcast <uuid> app::arg`
+        both land here, so the two agree.
+
+        Unlike an originate's app (run_app, where the app is the whole call), a media app sent
+        to a call runs in place until hangup, uuid_break or a transfer: a broadcast never hangs
+        a live call up. `transfer` takes FreeSWITCH's `<dest> [<dialplan> [<context>]]`."""
+        if not ch.alive:
+            return
+        if app == "att_xfer":
+            self.att_xfer(ch, arg)
+        elif app == "transfer":
+            words = arg.split()
+            self.transfer(ch, words[0] if words else "", words[1] if len(words) > 1 else "XML",
+                          words[2] if len(words) > 2 else "default")
+        elif app == "park":
+            self.park(ch)  # as uuid_park does it
+        elif app in ("bridge", "intercept", "hangup"):
+            self.run_app(ch, app, arg)
+        else:  # playback, echo, eavesdrop, sleep...
+            self.execute(ch, app, arg)
+
     def run_dialplan(self, ch: Channel, dest: str, context: str = "default") -> None:
         """Route `dest`: an extension rings that phone, `park` parks, else NO_ROUTE."""
         if not ch.alive:

@@ -200,14 +200,8 @@ class EslSession:
         if what == "hangup":
             self.sim.model.hangup(ch, h.get("hangup-cause", "NORMAL_CLEARING"))
         elif what == "execute":
-            app, arg = h.get("execute-app-name", ""), h.get("execute-app-arg", "")
-            if app == "att_xfer":
-                self.sim.model.att_xfer(ch, arg)
-            elif app == "transfer":
-                dest, dialplan, context = ([*arg.split(), "", "XML", "default"])[:3]
-                self.sim.model.transfer(ch, dest, dialplan or "XML", context)
-            else:
-                self.sim.model.run_app(ch, app, arg)
+            self.sim.model.send_app(ch, h.get("execute-app-name", ""),
+                                    h.get("execute-app-arg", ""))
         return "+OK"
 
 

@@ -554,6 +554,49 @@ async def test_uuid_bridge_intercept_and_attended_transfer(sim) -> None:
     assert sim.channel(p1).partner is sim.channel(p2)
 
 
+async def test_sendmsg_and_uuid_broadcast_run_an_app_alike(sim) -> None:
+    """Both ways of sending an app to a live leg go through one model path: the same events,
+    playback runs until something else happens, transfer defaults to `XML default`."""
+    c = await client(sim)
+    legs = [(await c.api(f"originate user/{ext}@{REALM} &park()")).split()[1]
+            for ext in ("201", "202")]
+    for u in legs:
+        await c.wait_for(lambda e, u=u: e["Event-Name"] == "CHANNEL_PARK" and e["Unique-ID"] == u)
+    await c.collect(0.1)
+    via_msg, via_api = legs
+
+    async def sendmsg(uid: str, app: str, arg: str) -> None:
+        r = await c.cmd(f"sendmsg {uid}", call_command="execute", execute_app_name=app,
+                        execute_app_arg=arg)
+        assert r["Reply-Text"] == "+OK"
+
+    def trace(uid: str) -> list[tuple[str, str, str]]:
+        return [(e["Event-Name"], e.get("Application", ""), e.get("Application-Data", ""))
+                for e in c.events if e.get("Unique-ID") == uid]
+
+    c.events.clear()
+    await sendmsg(via_msg, "playback", "ivr/hi.wav")
+    assert await c.api(f"uuid_broadcast {via_api} playback::ivr/hi.wav") == "+OK Message sent\n"
+    await c.collect(0.7)  # longer than any announcement timer: nobody hangs up
+    assert trace(via_msg) == trace(via_api) != []
+    assert all(sim.channel(u).app == "playback" for u in legs)
+    assert set(sim.channel_ids()) == set(legs)
+
+    c.events.clear()
+    await sendmsg(via_msg, "transfer", "203")
+    assert await c.api(f"uuid_broadcast {via_api} transfer::203") == "+OK Message sent\n"
+    for u in legs:
+        await c.wait_for(lambda e, u=u: e["Event-Name"] == "CHANNEL_BRIDGE"
+                         and e["Unique-ID"] == u)
+        assert sim.channel(u).profile["Destination-Number"] == "203"
+        assert sim.channel(u).profile["Context"] == "default"
+    await sendmsg(via_msg, "hangup", "")
+    assert await c.api(f"uuid_broadcast {via_api} hangup::") == "+OK Message sent\n"
+    for u in legs:
+        await c.wait_for(lambda e, u=u: e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE"
+                         and e["Unique-ID"] == u)
+
+
 async def test_intercept_of_parked_call_unparks_it_first(sim) -> None:
     c = await client(sim)
     parked = (await c.api(f"originate user/201@{REALM} &park()")).split()[1]

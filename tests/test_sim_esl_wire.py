@@ -149,6 +149,7 @@ def test_json_event_matches_capture_shape(
     ours = shape(list(json.loads(obody)))
     common = [k for k in ours if k in real]
     assert common == [k for k in real if k in ours]
+    assert set(real) <= set(ours)  # every header the real switch sends, Caller-* included
     d = json.loads(obody)
     assert d["Other-Type"] == "originatee" and d["Other-Leg-Unique-ID"] == b.uuid
     assert d["variable_callgate_account_id"] == "acc 1"  # json: values are not URL-encoded
