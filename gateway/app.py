@@ -13,6 +13,8 @@ from aiohttp import web
 import dialects
 
 from .context import GATEWAY, Gateway
+from .dialect import DialectApps, Listener
+from .errors import MAX_LINE
 
 log = logging.getLogger("callgate.app")
 
@@ -24,35 +26,54 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"backends": report}, status=200 if ok else 503)
 
 
-def _mount(app: web.Application, gw: Gateway, name: str) -> None:
+def _mount(app: web.Application, gw: Gateway, name: str) -> list[Listener]:
     dsettings = gw.settings.dialects[name]
-    for prefix, sub in dialects.load(name).create_apps(gw, dsettings).items():
+    made = dialects.load(name).create_apps(gw, dsettings)
+    parts = made if isinstance(made, DialectApps) else DialectApps(mounts=made)
+    for prefix, sub in parts.mounts.items():
         sub[GATEWAY] = gw
         app.add_subapp(prefix, sub)
+    for method, path, handler in parts.root:
+        app.router.add_route(method, path, handler)
+    for listener in parts.listeners:
+        listener.app[GATEWAY] = gw
+    return parts.listeners
+
+
+#: Request-line limit for every server the gateway runs: long enough that an over-long URL
+#: reaches the dialect, which answers it natively (gateway/errors.py MAX_URL).
+SERVER_LIMITS: dict[str, int] = {"max_line_size": MAX_LINE}
+
+EXTRA_LISTENERS = web.AppKey("extra_listeners", list[Listener])
 
 
 def build_app(gw: Gateway, *, manage_backends: bool = True) -> web.Application:
     """The shared listener's application. Dialects with their own `listen` are left out here
-    and served by `build_dialect_apps`."""
+    and served by `build_dialect_apps`; extra listeners the mounted dialects asked for are
+    kept under `EXTRA_LISTENERS` for whoever serves the app."""
     app = web.Application(client_max_size=gw.settings.gateway.max_body)
     app[GATEWAY] = gw
     app.router.add_get("/healthz", healthz)
+    extra: list[Listener] = []
     for name, d in gw.settings.dialects.items():
         if d.enabled and not d.port:
-            _mount(app, gw, name)
+            extra += _mount(app, gw, name)
+    app[EXTRA_LISTENERS] = extra
     if manage_backends:
         app.cleanup_ctx.append(_backends_ctx)
     return app
 
 
 def build_dialect_apps(gw: Gateway) -> list[tuple[str, int, web.Application]]:
-    """(host, port, app) for each enabled dialect that asked for a listener of its own."""
+    """(host, port, app) for each enabled dialect that asked for a listener of its own, and
+    for each extra listener such a dialect asked for."""
     out = []
     for name, d in gw.settings.dialects.items():
         if d.enabled and d.port:
             app = web.Application(client_max_size=gw.settings.gateway.max_body)
             app[GATEWAY] = gw
-            _mount(app, gw, name)
+            for listener in _mount(app, gw, name):
+                out.append((listener.host, listener.port, listener.app))
             out.append((d.host or gw.settings.gateway.host, d.port, app))
     return out
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 import dialects
 
-from .app import build_app, build_dialect_apps, wait_connected
+from .app import EXTRA_LISTENERS, SERVER_LIMITS, build_app, build_dialect_apps, wait_connected
 from .config import ConfigError, Settings, load, parse_listen
 from .context import Gateway
 from .demo import DEMO_CONFIG, start_switches
@@ -41,13 +41,21 @@ async def _serve(settings: Settings, demo: bool) -> None:
     runners: list[web.AppRunner] = []
     try:
         app = build_app(gw)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, **SERVER_LIMITS)
         await runner.setup()
         runners.append(runner)
         await _listen(runner, settings.gateway.host, settings.gateway.port)
         addresses = [f"http://{settings.gateway.host}:{settings.gateway.port}"]
+        for listener in app[EXTRA_LISTENERS]:
+            lr = web.AppRunner(listener.app, access_log=None, handle_signals=False,
+                               **SERVER_LIMITS)
+            await lr.setup()
+            runners.append(lr)
+            await _listen(lr, listener.host, listener.port)
+            listener.bound = lr.addresses[0][1] if lr.addresses else listener.port
+            log.info("%s on %s:%s", listener.name, listener.host, listener.bound)
         for host, port, dapp in build_dialect_apps(gw):
-            r = web.AppRunner(dapp, access_log=None, handle_signals=False)
+            r = web.AppRunner(dapp, access_log=None, handle_signals=False, **SERVER_LIMITS)
             await r.setup()
             runners.append(r)
             await _listen(r, host, port)

@@ -1,7 +1,8 @@
-"""Request-body helpers every dialect uses, so size limits and JSON decoding are handled once.
+"""Request-body helpers every dialect uses, so size limits, JSON and form decoding are handled
+once.
 
-Each dialect turns these exceptions into its own platform's error body: `BadJson` carries the
-decoder's message and position because Kazoo and Webitel both put them on the wire."""
+Each dialect maps the exceptions (gateway/errors.py) to its own platform's error body: `BadJson`
+carries the decoder's message and position because Kazoo and Webitel both put them on the wire."""
 
 from __future__ import annotations
 
@@ -10,25 +11,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from .errors import BadForm, BadJson, BodyTooLarge
+
+__all__ = ["BadForm", "BadJson", "BodyTooLarge", "parse_json", "read_body", "read_form",
+           "request_key"]
+
 T = TypeVar("T")
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BadJson(Exception):
-    """A body that is not UTF-8 or not JSON.
-
-    `msg` and `pos` are the decoder's (`pos` counts characters of `doc`, the decoded text); a
-    body that is not UTF-8 has `doc` None, `msg` "not UTF-8" and `pos` the first bad byte.
-    """
-
-    def __init__(self, msg: str, pos: int, doc: str | None) -> None:
-        super().__init__(f"{msg} at {pos}")
-        self.msg = msg
-        self.pos = pos
-        self.doc = doc
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
@@ -62,6 +50,20 @@ def parse_json(raw: bytes, blank: Any = None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadJson(exc.msg, exc.pos, text) from None
+    except RecursionError:  # nested deeper than the decoder goes: a client error, not a bug
+        raise BadJson("nested too deeply", 0, text) from None
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """The url-encoded or multipart form's text fields; raises `BadForm` for a body that does
+    not parse and `BodyTooLarge` past the application's `client_max_size`."""
+    try:
+        form = await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        raise BodyTooLarge from None
+    except (ValueError, AssertionError, RuntimeError, UnicodeDecodeError, LookupError):
+        raise BadForm from None
+    return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
 def request_key(name: str, kind: type[T]) -> Any:

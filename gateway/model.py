@@ -109,6 +109,13 @@ class Channel:
     # at one version is still exact while the version is (gateway/render_cache.py)
     version: int = field(default=0, compare=False)
 
+    @property
+    def bridged(self) -> bool:
+        """Talking to a peer: the one definition every dialect uses. A ringing B-leg already
+        names its A-leg but is not bridged yet; a held leg stays bridged (hold keeps the
+        bridge, and unhold returns to it)."""
+        return bool(self.other_leg) and self.answered and self.state is not State.HUNGUP
+
     def var(self, name: str, default: str = "") -> str:
         v = self.variables
         return v.get(name, default) if v else default

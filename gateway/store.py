@@ -120,6 +120,10 @@ class ChannelStore:
     def get(self, channel_id: str) -> Channel | None:
         return self._channels.get(channel_id)
 
+    def peer(self, ch: Channel) -> Channel | None:
+        """The leg `ch` is bridged to or being connected with (its `other_leg`), if live."""
+        return self._channels.get(ch.other_leg) if ch.other_leg else None
+
     def all(self) -> Iterable[Channel]:
         return self._channels.values()
 

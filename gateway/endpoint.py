@@ -1,0 +1,65 @@
+"""One route shape for every dialect, after Kazoo crossbar's resource callbacks: the methods a
+resource allows, how a request becomes the dialect's context (its principal, parsed body...),
+an optional authorization step, and the handler. Adding a resource is adding one `Endpoint`.
+
+Failures are raised, never answered here: `MethodNotAllowed` and the dialect's own exceptions
+reach the dialect's error map (gateway/errors.py), which renders them natively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from aiohttp import web
+
+from .errors import MethodNotAllowed
+
+C = TypeVar("C")
+
+Auth = Callable[[web.Request], Awaitable[C]]
+Authorize = Callable[[C], Awaitable[None]]
+Handle = Callable[[web.Request, C], Awaitable[web.StreamResponse]]
+MethodOf = Callable[[web.Request, C], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint(Generic[C]):
+    """`methods` allowed; `auth` turns the request into the dialect's context or raises the
+    dialect's 401; `authorize` may refuse it (403/404); `handle` answers.
+
+    By default the method is checked first (405 before 401). `auth_first` runs `auth` before
+    the method check, for a platform where a bad token wins over a wrong method (crossbar);
+    `method_of` then reads the effective method from the context (a tunnelled verb)."""
+
+    methods: tuple[str, ...]
+    handle: Handle[C]
+    auth: Auth[C]
+    authorize: Authorize[C] | None = None
+    auth_first: bool = False
+    method_of: MethodOf[C] | None = None
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if self.auth_first:
+            context = await self.auth(request)
+            method = self.method_of(request, context) if self.method_of else request.method
+            self._allow(method)
+        else:
+            self._allow(request.method)
+            context = await self.auth(request)
+        if self.authorize is not None:
+            await self.authorize(context)
+        return await self.handle(request, context)
+
+    def _allow(self, method: str) -> None:
+        if method not in self.methods and not (method == "HEAD" and "GET" in self.methods):
+            raise MethodNotAllowed(self.methods)
+
+
+def add_endpoints(app: web.Application,
+                  table: Iterable[tuple[str, Endpoint]]) -> None:  # type: ignore[type-arg]
+    """Route every method of each path to its endpoint, so the method check (and its native
+    405) is the endpoint's, not the router's."""
+    for path, endpoint in table:
+        app.router.add_route("*", path, endpoint)
