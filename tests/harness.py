@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import build_app, wait_connected
+from gateway.app import SERVER_LIMITS, build_app, wait_connected
 from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.demo import Switches, load_demo, start_switches
@@ -60,7 +60,7 @@ async def live_gateway(
         settings, gateway=dataclasses.replace(settings.gateway, port=0)
     )
     gw = Gateway.build(settings)
-    client = TestClient(TestServer(build_app(gw)))
+    client = TestClient(TestServer(build_app(gw), **SERVER_LIMITS))
     try:
         await client.start_server()
         if not await wait_connected(gw, 10.0):
