@@ -3,7 +3,7 @@
 One row per Uniqueid: Newchannel creates it, snapshot-carrying events refresh it, Hangup removes
 it. Bridges are tracked here (AMI never names a channel's peer) so that `other_leg` is the other
 member of a two-party bridge. AMI 1.x (Asterisk 11) spells some fields and events differently;
-the banner's version picks that handling (reference/backends.md 2.7).
+the banner's version picks that handling (the AMI changes from Asterisk 11 to 12+).
 """
 
 from __future__ import annotations

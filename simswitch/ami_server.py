@@ -4,7 +4,7 @@ Framing lives in ``ami_wire`` and the call model in ``ast_model``; the connectio
 ``ami_session``, the call-control actions in ``ami_actions`` and Originate in ``ami_originate``
 (mixed into AsteriskSimulator). This module turns client actions into handler calls and
 model events into bytes for every logged-in session.
-Reply texts are the ones the real switch sends (fixtures/asterisk-22-real).
+Reply texts are the ones the real switch sends (tests/fixtures/asterisk-22-real).
 """
 
 from __future__ import annotations

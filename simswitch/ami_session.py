@@ -1,5 +1,5 @@
 """One simulated AMI connection and the session actions: Challenge, Login, Logoff, Ping, Events,
-UserEvent. Reply texts are Asterisk 22's (fixtures/asterisk-22-real).
+UserEvent. Reply texts are Asterisk 22's (tests/fixtures/asterisk-22-real).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Call model of the simulated Asterisk: channels, bridges, dial, hold, parking, dialplan.
 
 No sockets here: every state change is reported through ``emit(event, fields)`` in the order a
-real Asterisk 22 sends it (see fixtures/asterisk-22-real), and timers go through ``schedule``
-so the AMI server decides how they run. Field order follows the channel snapshot of
+real Asterisk 22 sends it (see tests/fixtures/asterisk-22-real), and timers go through
+``schedule`` so the AMI server decides how they run. Field order follows the channel snapshot of
 ``ast_manager_build_channel_state_string``.
 """
 

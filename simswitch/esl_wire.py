@@ -1,6 +1,6 @@
 """Server side of the FreeSWITCH Event Socket wire format (framing only, no sessions).
 
-Byte layout follows the recorded FreeSWITCH 1.11 traffic in shared/fixtures/freeswitch:
+Byte layout follows the recorded FreeSWITCH 1.11 traffic in tests/fixtures/freeswitch:
 bare ``\\n`` line ends, events send ``Content-Length`` before ``Content-Type`` while
 ``api/response`` sends ``Content-Type`` first, lengths are counted in UTF-8 bytes.
 """

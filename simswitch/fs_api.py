@@ -1,7 +1,7 @@
 """The `api` / `bgapi` commands of the simulated FreeSWITCH and their reply texts.
 
-Replies follow mod_commands.c of FreeSWITCH 1.11 as recorded in shared/fixtures/freeswitch
-(and reference/backends.md 1.9); each handler takes the argument string and returns the body
+Replies follow mod_commands.c of FreeSWITCH 1.11 as recorded in tests/fixtures/freeswitch
+(and as its source writes them); each handler takes the argument string and returns the body
 of the api/response (or a future of it, for a synchronous originate).
 """
 

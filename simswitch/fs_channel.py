@@ -1,7 +1,7 @@
 """FreeSWITCH's vocabulary for the simulator: state numbers, causes, event sources, table columns,
 and the Channel record (one call leg with everything FreeSWITCH reports about it).
 
-Values mirror the FreeSWITCH 1.11 captures in shared/fixtures/freeswitch.
+Values mirror the FreeSWITCH 1.11 captures in tests/fixtures/freeswitch.
 """
 
 from __future__ import annotations

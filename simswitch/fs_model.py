@@ -1,7 +1,7 @@
 """Call model of the simulated FreeSWITCH: the state machine of legs, bridges, hold, park, hangup.
 
 Event order, header order and state numbers mirror the FreeSWITCH 1.11 captures in
-shared/fixtures/freeswitch (e.g. CHANNEL_CREATE reports CS_INIT with state number 2,
+tests/fixtures/freeswitch (e.g. CHANNEL_CREATE reports CS_INIT with state number 2,
 hangup events keep the old running state but number 10). Everything here is synchronous;
 delays are loop timers so the server can stay a thin asyncio shell around it. SwitchModel
 mixes in event building (fs_events), the dialplan (fs_dialplan), call control (fs_control)

@@ -3,7 +3,7 @@
 Sessions, auth, subscriptions, api/bgapi dispatch and fault injection live here; the
 wire format is in esl_wire, the api command handlers in fs_api and the calls in fs_model.
 Reply texts follow FreeSWITCH 1.11 (mod_event_socket / mod_commands) as recorded in
-shared/fixtures/freeswitch.
+tests/fixtures/freeswitch.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from gateway.context import Gateway
 from gateway.demo import load_demo
 from gateway.model import State
 from gateway.store import ChannelStore
+from tests.conftest import FIXTURES, missing_fixtures
 
 REAL = "asterisk-22-real"
 CAPTURES = ["ami_01_login_originate_coreshowchannels", "ami_03_hangup",
@@ -100,8 +101,8 @@ def test_real_capture_park_marks_parkee(fixtures_dir: Path) -> None:
 
 
 # ------------------------------------------------------------------ cacofonisk (Asterisk 13)
-CACOFONISK = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-                     / "asterisk-13-cacofonisk").glob("*/*.json"))
+CACOFONISK_DIR = FIXTURES / "asterisk-13-cacofonisk"
+CACOFONISK = sorted(CACOFONISK_DIR.glob("*/*.json"))
 
 
 def wire(messages: list[dict[str, Any]]) -> bytes:
@@ -118,7 +119,7 @@ def wire(messages: list[dict[str, Any]]) -> bytes:
 
 
 def test_cacofonisk_corpus_present() -> None:
-    assert len(CACOFONISK) == 51
+    assert len(CACOFONISK) == 51, missing_fixtures(CACOFONISK_DIR)
 
 
 @pytest.mark.parametrize("path", CACOFONISK, ids=lambda p: f"{p.parent.name}/{p.stem}")

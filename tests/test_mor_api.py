@@ -19,9 +19,9 @@ from gateway.config import Settings, parse
 from gateway.context import GATEWAY, Gateway
 from gateway.demo import DEMO_CONFIG
 from gateway.model import Channel, State
-from tests.conftest import SHARED
+from tests.conftest import SEEDS
 
-SEED = SHARED / "seeds" / "mor-active-calls-get.txt"
+SEED = SEEDS / "mor-active-calls-get.txt"
 SEED_HASH = "df2983700ffecb52e6649f0cb3981b66537083a4"  # the wiki's example: sha1("456789")
 
 # A second reseller with a customer, and a device for the seed's "username" (a Gamma user in

@@ -18,7 +18,7 @@ from gateway.context import Gateway
 from gateway.demo import load_demo
 from gateway.model import Channel, State
 
-#: FreeSWITCH 1.6's own `show channels as json` row (reference/backends.md 1.8).
+#: FreeSWITCH 1.6's own `show channels as json` row, as FreeSWITCH documents it.
 FS_ROW = {
     "uuid": "0323b214-abe3-4e54-9823-56baf8b5723c", "direction": "inbound",
     "created": "2016-06-23 13:04:48", "created_epoch": "1466687088",
