@@ -112,6 +112,8 @@ class _Protocol(AMIProtocol):
     """panoramisk's protocol with our framing, event routing and failure semantics."""
 
     session: AmiSession
+    responses: dict[str, Action]  # panoramisk's: pending actions by id and ActionID
+    closed: bool
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -220,7 +222,8 @@ class AmiSession:
             self.manager._connected = True
             banner = asyncio.ensure_future(self._banner.wait())
             try:
-                await asyncio.wait({self._closed, banner}, return_when=asyncio.FIRST_COMPLETED)
+                either: set[asyncio.Future[Any]] = {self._closed, banner}
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 banner.cancel()
             self._raise_if_closed()

@@ -294,9 +294,9 @@ class AsteriskBackend(SwitchBackend):
         partner = self._apart_from(channel)
         if leg == "bleg" and partner is None:
             raise Rejected("the channel has no bridged peer")
-        listeners = {"aleg": [channel], "bleg": [partner],
-                     "both": [channel, partner]}[leg]
-        listeners = [ch for ch in listeners if ch is not None]
+        chosen: dict[str, list[Channel | None]] = {"aleg": [channel], "bleg": [partner],
+                                                   "both": [channel, partner]}
+        listeners = [ch for ch in chosen[leg] if ch is not None]
         for ch in listeners:
             await self._do({"Action": "Setvar", "Channel": _channel_name(ch),
                             "Variable": PLAYBACK_VAR, "Value": media})

@@ -111,9 +111,9 @@ class EslSession:
             if ev is None:
                 return
             if ev.get("Event-Name") == "BACKGROUND_JOB":
-                fut = self._jobs.pop(ev.get("Job-UUID", ""), None)
-                if fut is not None and not fut.done():
-                    fut.set_result(ev.get("_body", ""))
+                job = self._jobs.pop(ev.get("Job-UUID", ""), None)
+                if job is not None and not job.done():
+                    job.set_result(ev.get("_body", ""))
             self._on_event(ev)
         elif ct == "command/reply" or ct == "api/response":
             if not self._replies:
@@ -137,9 +137,9 @@ class EslSession:
             fut = self._replies.popleft()
             if not fut.done():
                 fut.set_exception(Unavailable(reason))
-        for fut in self._jobs.values():
-            if not fut.done():
-                fut.set_exception(Unavailable(reason))
+        for job in self._jobs.values():
+            if not job.done():
+                job.set_exception(Unavailable(reason))
         self._jobs.clear()
         self.error = error
         self._writer.close()

@@ -5,8 +5,11 @@ Atxfer, Park, Bridge, PlayDTMF. Reply Message texts are the ones manager.c and t
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from simswitch.ami_session import AmiSession
 from simswitch.ami_wire import Action, Fields, encode
@@ -23,6 +26,11 @@ class CallActions:
 
     model: AsteriskModel
     global_vars: dict[str, str]
+    originate_answer_after: float
+
+    if TYPE_CHECKING:  # from AsteriskSimulator
+        def _schedule(self, delay: float, fn: Callable[[], None]) -> asyncio.TimerHandle: ...
+        def _show_fields(self, ch: Channel) -> Fields: ...
 
     async def _act_coreshowchannels(self, s: AmiSession, act: Action) -> None:
         chans = self.model.all_channels()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from simswitch.ami_session import AmiSession
 from simswitch.ami_wire import Action, Fields
@@ -23,6 +25,10 @@ class OriginateActions:
 
     model: AsteriskModel
     originate_answer_after: float
+
+    if TYPE_CHECKING:  # from AsteriskSimulator
+        def _schedule(self, delay: float, fn: Callable[[], None]) -> asyncio.TimerHandle: ...
+        def _emit(self, event: str, fields: Fields) -> None: ...
 
     async def _act_originate(self, s: AmiSession, act: Action) -> None:
         name = act.get("Channel")
@@ -92,6 +98,10 @@ class OriginateActions:
             if not fut.done():
                 fut.set_result((ok, reason, ch))
 
+        def answered(ch: Channel) -> None:
+            done(True, 4, ch)
+            self._after_answer(ch, act)
+
         if tech == "LOCAL":
             exten, _, ctx = data.partition("@")
             ctx = ctx.split("/")[0] or m.context
@@ -101,7 +111,7 @@ class OriginateActions:
                                  variables, num, cname)
             two = o.dial_peer
             assert two is not None
-            o.on_up.append(lambda: (done(True, 4, o), self._after_answer(o, act)))
+            o.on_up.append(lambda: answered(o))
             o.on_gone.append(lambda cause: done(False, _reason_for(cause), None))
             m.run_exten(two, exten, context=ctx, ring_timeout=timeout)
             if two.alive and two.dial_peer is None and two.state == UP:
@@ -123,7 +133,7 @@ class OriginateActions:
             m.set_callerid(o, num, cname)
             m.set_connected(o, num, cname)
         m.emit("DialBegin", [*m.snap(o, "Dest"), ("DialString", data)])
-        o.on_up.append(lambda: (done(True, 4, o), self._after_answer(o, act)))
+        o.on_up.append(lambda: answered(o))
         o.on_gone.append(lambda cause: done(False, _reason_for(cause), None))
         if endpoint in m.busy:
             m.set_state(o, 7)

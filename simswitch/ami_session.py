@@ -91,6 +91,9 @@ class SessionActions:
     started: float
     login_failure_delay: float
 
+    if TYPE_CHECKING:  # from AsteriskSimulator
+        def _emit(self, event: str, fields: Fields) -> None: ...
+
     async def _act_challenge(self, s: AmiSession, act: Action) -> None:
         if act.get("AuthType").lower() != "md5":
             s.error(act, "Must specify AuthType")

@@ -94,7 +94,7 @@ class Channel:
     held: bool = False
     bridge_after_answer: bool = True
     parked: ParkedCall | None = None
-    on_up: list[Callable[[], None]] = field(default_factory=list)
+    on_up: list[Callable[[], object]] = field(default_factory=list)  # results are ignored
     on_gone: list[Callable[[int], None]] = field(default_factory=list)
     spies: list[Channel] = field(default_factory=list)
     mixmonitors: dict[str, str] = field(default_factory=dict)  # MixMonitor id -> file

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from gateway.logs import brief
 from simswitch.fs_model import Channel, SwitchModel
@@ -26,6 +26,7 @@ class ApiCommands:
 
     model: SwitchModel
     started: float
+    _api: dict[str, Callable[[str], ApiResult]]
 
     async def run_api(self, line: str) -> str:
         cmd, _, args = line.strip().partition(" ")

@@ -5,6 +5,7 @@ a phone, a carrier gateway or a loopback leg carries, and where an extension rou
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Iterator
 
 from simswitch.fs_channel import (
     CARRIER_IP,
@@ -16,6 +17,13 @@ from simswitch.fs_channel import (
 
 class Dialplan:
     """Legs for dial strings and the demo dialplan. Mixed into SwitchModel."""
+
+    hostname: str
+    extensions: dict[str, str]
+    gateways: list[str]
+    channels: dict[str, Channel]
+    sessions_since_start: int
+    _session_ids: Iterator[int]
 
     def realm_of(self, ext: str) -> str | None:
         return self.extensions.get(ext)

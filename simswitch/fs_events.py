@@ -6,6 +6,8 @@ Header order mirrors switch_event.c / switch_channel_event_set_data as captured 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from simswitch.esl_wire import Event
 from simswitch.fs_channel import (
     CALLING,
@@ -21,6 +23,12 @@ from simswitch.fs_channel import (
 
 class EventSource:
     """Event header building, mixed into SwitchModel: common block, channel block, firing."""
+
+    core_uuid: str
+    hostname: str
+    ipv4: str
+    emit: Callable[[Event], None]
+    _seq: Iterator[int]
 
     def _common(self, name: str, source: str = "") -> list[tuple[str, str]]:
         t = now_us()

@@ -227,9 +227,9 @@ class SwitchModel(EventSource, Dialplan, CallControl, Tables):
             timeout = float(b.variables.get("originate_timeout", "60") or 60)
             self._later(b, timeout, lambda: self.hangup(b, "NO_ANSWER"))
         elif answer_after is not None:
-            timeout = b.variables.get("originate_timeout")
-            if timeout and float(timeout) < answer_after:
-                self._later(b, float(timeout), lambda: self.hangup(b, "NO_ANSWER"))
+            limit = b.variables.get("originate_timeout")
+            if limit and float(limit) < answer_after:
+                self._later(b, float(limit), lambda: self.hangup(b, "NO_ANSWER"))
             else:
                 self._later(b, answer_after, lambda: self.answer(b))
 

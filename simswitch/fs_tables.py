@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from simswitch.esl_wire import Event, json_object
 from simswitch.fs_channel import (
     B_COLUMNS,
@@ -15,6 +17,12 @@ from simswitch.fs_channel import (
 
 class Tables:
     """`show channels`, `show calls` and `uuid_dump` of the model; mixed into SwitchModel."""
+
+    channels: dict[str, Channel]
+
+    if TYPE_CHECKING:  # event building, from EventSource
+        def _common(self, name: str, source: str = "") -> list[tuple[str, str]]: ...
+        def channel_headers(self, ch: Channel, extended: bool) -> list[tuple[str, str]]: ...
 
     def row(self, ch: Channel) -> dict[str, str]:
         r = dict(ch.row)
