@@ -73,7 +73,7 @@ async def start_switches(settings: Settings, *, traffic: bool = True,
                 from simswitch.fs_server import FreeSwitchSimulator
 
                 sim: Any = FreeSwitchSimulator(
-                    password=b.password, host="127.0.0.1", port=0, hostname=f"sim-{b.name}",
+                    password=b.options.password, host="127.0.0.1", port=0, hostname=f"sim-{b.name}",
                     extensions=_extensions(settings, sw.extensions, "realm"),
                     gateways=list(sw.gateways),
                 )
@@ -81,7 +81,7 @@ async def start_switches(settings: Settings, *, traffic: bool = True,
                 from simswitch.ami_server import AsteriskSimulator
 
                 sim = AsteriskSimulator(
-                    username=b.username, secret=b.secret, host="127.0.0.1", port=0,
+                    username=b.options.username, secret=b.options.secret, host="127.0.0.1", port=0,
                     system_name=f"sim-{b.name}",
                     extensions=_extensions(settings, sw.extensions, "accountcode"),
                     trunks=list(sw.gateways),
