@@ -7,7 +7,7 @@ async `OriginateResponse`), `Message` objects and event dispatch. Around it we:
    `data_received` on any reply ending in "successfully queued" and drops the connection;
 2. never replay actions after a reconnect (1.4 re-sends every unanswered action on the next
    `FullyBooted`, which can duplicate an Originate or a Hangup): pending actions fail with
-   `Unavailable`, and panoramisk's own reconnect is switched off because `SwitchBackend` owns
+   `Unavailable`, and panoramisk's own reconnect is switched off because `ReconnectingBackend` owns
    reconnecting (backoff with jitter, auth_failed state, resync after every login);
 3. run a Ping watchdog (1.4 pings but never checks the Pong), so a half-open or hung switch is
    noticed and the connection is closed and re-established;

@@ -50,7 +50,8 @@ from gateway.store import ChannelStore
 
 from .ami_mapping import AmiMapper, cause_code, clean
 from .ami_session import AmiSession
-from .base import ConnState, SwitchBackend
+from .asterisk_settings import AsteriskOptions
+from .base import ConnState, ReconnectingBackend
 
 log = logging.getLogger("callgate.asterisk")
 
@@ -113,14 +114,14 @@ class _Playing:
     exten: str = ""
 
 
-class AsteriskBackend(SwitchBackend):
+class AsteriskBackend(ReconnectingBackend):
     """One Asterisk node: settings.name is the node every channel from it carries."""
 
     kind = "asterisk"
 
     def __init__(self, settings: BackendSettings, store: ChannelStore) -> None:
         super().__init__(settings, store)
-        self.mapper = AmiMapper(settings.name, store, trunks=settings.trunks,
+        self.mapper = AmiMapper(settings.name, store, trunks=self.options.trunks,
                                 on_gone=self._forget)
         self._ami: AmiSession | None = None
         self._held: dict[str, str] = {}  # holder id -> partner id parked in music on hold
@@ -130,10 +131,17 @@ class AsteriskBackend(SwitchBackend):
         self._tasks: set[asyncio.Task[None]] = set()
         self.last_resync: tuple[int, int, int] = (0, 0, 0)
 
+    @property
+    def options(self) -> AsteriskOptions:
+        """The Asterisk-only keys of this backend's table (asterisk_settings.py)."""
+        options: AsteriskOptions = self.settings.options
+        return options
+
     # ------------------------------------------------------------ connection
     async def _session(self) -> None:
         s = self.settings
-        ami = AmiSession(s.host, s.port, s.username, s.secret, on_event=self._on_event,
+        ami = AmiSession(s.host, s.port, self.options.username, self.options.secret,
+                         on_event=self._on_event,
                          connect_timeout=s.connect_timeout, command_timeout=s.command_timeout,
                          ping_interval=s.ping_interval)
         self._ami = ami
@@ -239,8 +247,8 @@ class AsteriskBackend(SwitchBackend):
         peer = self._peer(channel)
         if peer is None:
             raise Rejected("the channel has no bridged peer to hold")
-        ext = _token(self.settings.hold_extension, "hold extension")
-        ctx = _token(self.settings.hold_context, "hold context")
+        ext = _token(self.options.hold_extension, "hold extension")
+        ctx = _token(self.options.hold_context, "hold context")
         result = await self._do({
             "Action": "Redirect", "Channel": _channel_name(peer), "Exten": ext, "Context": ctx,
             "Priority": "1", "ExtraChannel": _channel_name(channel), "ExtraExten": ext,
@@ -288,9 +296,9 @@ class AsteriskBackend(SwitchBackend):
             raise InvalidArgument(f"bad leg {leg}")
         if not (_TOKEN.match(media or "") or safe_path(media or "")):
             raise InvalidArgument("bad media")
-        ctx = _token(self.settings.hold_context, "hold context")
-        moh = _token(self.settings.hold_extension, "hold extension")
-        playback = _token(self.settings.playback_extension, "playback extension")
+        ctx = _token(self.options.hold_context, "hold context")
+        moh = _token(self.options.hold_extension, "hold extension")
+        playback = _token(self.options.playback_extension, "playback extension")
         partner = self._apart_from(channel)
         if leg == "bleg" and partner is None:
             raise Rejected("the channel has no bridged peer")

@@ -1,5 +1,8 @@
 """What every switch backend shares: connection state for /healthz, and the reconnect loop with
-capped exponential backoff and jitter, so a flapping or refusing switch is never hammered."""
+capped exponential backoff and jitter, so a flapping or refusing switch is never hammered.
+
+`ReconnectingBackend` implements the core's `gateway.switch.SwitchBackend` protocol up to the
+commands, which each switch's subclass adds."""
 
 from __future__ import annotations
 
@@ -8,20 +11,15 @@ import contextlib
 import logging
 import random
 from abc import ABC, abstractmethod
-from enum import StrEnum
 from typing import Any
 
 from gateway.config import BackendSettings
 from gateway.store import ChannelStore
+from gateway.switch import ConnState
+
+__all__ = ["AuthFailed", "Backoff", "ConnState", "ProtocolError", "ReconnectingBackend"]
 
 log = logging.getLogger("callgate.backend")
-
-
-class ConnState(StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    AUTH_FAILED = "auth_failed"
-    DOWN = "down"
 
 
 class AuthFailed(Exception):
@@ -50,7 +48,7 @@ class Backoff:
         self.attempt = 0
 
 
-class SwitchBackend(ABC):
+class ReconnectingBackend(ABC):
     """A long-lived connection to one switch, re-established forever until stopped.
 
     Subclasses implement `_session`: connect, authenticate (raise `AuthFailed`), call
@@ -63,7 +61,7 @@ class SwitchBackend(ABC):
         self.settings = settings
         self.name = settings.name
         self.store = store
-        self.state = ConnState.CONNECTING
+        self.state: ConnState = ConnState.CONNECTING
         self.last_error = ""
         self.connects = 0
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)

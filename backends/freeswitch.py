@@ -31,9 +31,10 @@ from gateway.logs import brief
 from gateway.model import Channel
 from gateway.store import ChannelStore
 
-from .base import ConnState, SwitchBackend
+from .base import ConnState, ReconnectingBackend
 from .esl_protocol import Event, decode_json
 from .esl_session import EslSession
+from .freeswitch_settings import FreeSwitchOptions
 from .fs_mapping import EVENTS, FsMapper, merge_dump, parse_show_channels, row_to_channel
 
 log = logging.getLogger("callgate.freeswitch")
@@ -89,7 +90,7 @@ def originate_vars(variables: Mapping[str, str]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-class FreeSwitchBackend(SwitchBackend):
+class FreeSwitchBackend(ReconnectingBackend):
     """One FreeSWITCH node: settings.name is the node every channel from it carries."""
 
     kind = "freeswitch"
@@ -100,10 +101,16 @@ class FreeSwitchBackend(SwitchBackend):
         self._esl: EslSession | None = None
         self.last_resync: tuple[int, int, int] = (0, 0, 0)
 
+    @property
+    def options(self) -> FreeSwitchOptions:
+        """The FreeSWITCH-only keys of this backend's table (freeswitch_settings.py)."""
+        options: FreeSwitchOptions = self.settings.options
+        return options
+
     # ------------------------------------------------------------ connection
     async def _session(self) -> None:
         s = self.settings
-        esl = await EslSession.connect(s.host, s.port, s.password, self._on_event,
+        esl = await EslSession.connect(s.host, s.port, self.options.password, self._on_event,
                                        wait=s.connect_timeout)
         self._esl = esl
         self._connected()

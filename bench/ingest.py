@@ -26,6 +26,7 @@ import time
 
 from backends.esl_protocol import FrameParser
 from backends.freeswitch import FreeSwitchBackend
+from backends.freeswitch_settings import FreeSwitchOptions
 from gateway.config import BackendSettings
 from gateway.demo import load_demo
 from gateway.directory import Directory
@@ -123,7 +124,8 @@ async def _ingest(stream: bytes, events: int) -> tuple[float, int]:
     proc = ctx.Process(target=_replay_server, args=(child, go, stream), daemon=True)
     proc.start()
     port = parent.recv()
-    b = BackendSettings(name="fs1", type="freeswitch", port=port, password="ClueCon",
+    b = BackendSettings(name="fs1", type="freeswitch", port=port,
+                        options=FreeSwitchOptions(password="ClueCon"),
                         ping_interval=60.0)
     backend = FreeSwitchBackend(dataclasses.replace(b), store)
     done = asyncio.Event()

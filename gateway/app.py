@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TypedDict
 
 from aiohttp import web
 
@@ -15,6 +16,7 @@ import dialects
 from .context import GATEWAY, Gateway
 from .dialect import DialectApps, Listener
 from .errors import MAX_LINE
+from .switch import ConnState
 
 log = logging.getLogger("callgate.app")
 
@@ -22,7 +24,7 @@ log = logging.getLogger("callgate.app")
 async def healthz(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     report = [b.health() for b in gw.backends.values()]
-    ok = all(b["state"] == "connected" for b in report)
+    ok = all(b.state is ConnState.CONNECTED for b in gw.backends.values())
     return web.json_response({"backends": report}, status=200 if ok else 503)
 
 
@@ -40,9 +42,13 @@ def _mount(app: web.Application, gw: Gateway, name: str) -> list[Listener]:
     return parts.listeners
 
 
+class ServerLimits(TypedDict):
+    max_line_size: int
+
+
 #: Request-line limit for every server the gateway runs: long enough that an over-long URL
 #: reaches the dialect, which answers it natively (gateway/errors.py MAX_URL).
-SERVER_LIMITS: dict[str, int] = {"max_line_size": MAX_LINE}
+SERVER_LIMITS: ServerLimits = {"max_line_size": MAX_LINE}
 
 EXTRA_LISTENERS = web.AppKey("extra_listeners", list[Listener])
 

@@ -7,23 +7,37 @@ come from the environment (`password_env`) and are kept out of every repr.
 
 from __future__ import annotations
 
-import importlib
+import builtins
 import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-from .control import safe_path
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 ROLES = ("superduper_admin", "reseller", "admin", "user", "agent")
-BACKEND_TYPES = ("freeswitch", "asterisk")
-KNOWN_DIALECTS = ("kazoo", "webitel", "mor", "callflow")
 _MISSING: Any = object()
-FS_RECORDINGS_DIR = "/var/lib/callgate/recordings"
+
+#: A file path a switch may write to: absolute or relative, `/`-separated segments of letters,
+#: digits and `_.+@=-` only. No spaces, quotes, `${}` or control characters, which the switches
+#: would split on, expand or smuggle into the command line. `..` segments are refused apart.
+#: Here, in the leaf every module may import, because a configured directory and a commanded
+#: file obey the same rule.
+SAFE_PATH = re.compile(r"^/?[A-Za-z0-9_.+@=-]+(?:/[A-Za-z0-9_.+@=-]+)*$")
+
+
+def safe_path(path: str, *, directory: bool = False) -> bool:
+    """True for a path no switch can read as anything but one file name (or, with `directory`,
+    one directory, where a trailing `/` and `/` itself are allowed)."""
+    if directory:
+        if path == "/":
+            return True
+        path = path.removesuffix("/")
+    return (bool(SAFE_PATH.match(path)) and len(path) <= 1024
+            and ".." not in path.split("/"))
 
 
 class ConfigError(Exception):
@@ -87,8 +101,10 @@ class Section:
             self.error(name, f"malformed value {_show(value)}")
         return value
 
-    def int(self, name: str, default: Any = _MISSING, *, minimum: int | None = None,
-            maximum: int | None = None) -> Any:
+    # (`builtins.` below: inside the class, `str`, `int` and `float` name the getters)
+    def int(self, name: builtins.str, default: Any = _MISSING, *,
+            minimum: builtins.int | None = None,
+            maximum: builtins.int | None = None) -> Any:
         value = self._get(name, default)
         if name not in self.data:
             return value if value is not _MISSING else 0
@@ -101,7 +117,8 @@ class Section:
             self.error(name, f"must be at most {maximum}, got {value}")
         return value
 
-    def float(self, name: str, default: Any = _MISSING, *, minimum: float | None = None) -> Any:
+    def float(self, name: builtins.str, default: Any = _MISSING, *,
+              minimum: builtins.float | None = None) -> Any:
         value = self._get(name, default)
         if name not in self.data:
             return value if value is not _MISSING else 0.0
@@ -112,7 +129,7 @@ class Section:
             self.error(name, f"must be at least {minimum}, got {value}")
         return float(value)
 
-    def bool(self, name: str, default: Any = _MISSING) -> Any:
+    def bool(self, name: builtins.str, default: Any = _MISSING) -> Any:
         value = self._get(name, default)
         if name not in self.data:
             return value if value is not _MISSING else False
@@ -121,7 +138,8 @@ class Section:
             return False if default is _MISSING else default
         return value
 
-    def strings(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def strings(self, name: builtins.str,
+                default: tuple[builtins.str, ...] = ()) -> tuple[builtins.str, ...]:
         value = self._get(name, default)
         if name not in self.data:
             return tuple(default)
@@ -130,7 +148,7 @@ class Section:
             return tuple(default)
         return tuple(value)
 
-    def secret(self, name: str, default: Any = _MISSING) -> Any:
+    def secret(self, name: builtins.str, default: Any = _MISSING) -> Any:
         """`name = "..."` or `name_env = "VAR"`; an unset variable is an error."""
         env_key = f"{name}_env"
         self._used.update({name, env_key})
@@ -154,14 +172,14 @@ class Section:
             return ""
         return default
 
-    def table(self, name: str) -> Section:
+    def table(self, name: builtins.str) -> Section:
         value = self._get(name, {})
         if not isinstance(value, dict):
             self.error(name, f"expected a table, got {_show(value)}")
             value = {}
         return Section(value, self.key(name), self.errors)
 
-    def tables(self, name: str) -> list[Section]:
+    def tables(self, name: builtins.str) -> list[Section]:
         value = self._get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.error(name, f"expected an array of tables, got {_show(value)}")
@@ -190,19 +208,16 @@ class GatewaySettings:
 
 @dataclass(frozen=True, slots=True)
 class BackendSettings:
+    """What every switch backend shares. The keys only one kind reads (FreeSWITCH's password,
+    Asterisk's username, secret, hold and playback extensions, trunks) are parsed by
+    `backends/<type>_settings.py` into `options`, as each dialect parses its own table."""
+
     name: str
     type: str
     host: str = "127.0.0.1"
     port: int = 0
-    password: str = field(default="", repr=False)  # FreeSWITCH
-    username: str = ""  # Asterisk
-    secret: str = field(default="", repr=False)  # Asterisk
     server_id: int = 1
-    context: str = "default"
-    hold_context: str = "default"  # Asterisk: where the music-on-hold extension lives
-    hold_extension: str = "moh"
-    playback_extension: str = "playback"  # Asterisk: plays ${PLAYBACK_MEDIA}, in hold_context
-    trunks: tuple[str, ...] = ()  # Asterisk: PJSIP endpoints that are carriers, not phones
+    context: str = "default"  # dialplan context for transfers and originates
     # where recordings go when a command names no file; "" = the switch's own default (Asterisk:
     # its monitor directory; FreeSWITCH: relative to its working directory)
     recordings_dir: str = ""
@@ -211,6 +226,7 @@ class BackendSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     ping_interval: float = 10.0
+    options: Any = None  # the backend kind's own frozen settings object (secrets kept out of repr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,16 +319,49 @@ class Settings:
 
 
 # ---------------------------------------------------------------------------- parsing
+# The dialects and the backend kinds are whatever the `dialects` and `backends` packages hold:
+# each parses its own table with a `Section`, so this module names none of them.
 
 DialectParser = Callable[[Section], Any]
 
 
-def _dialect_parser(name: str) -> DialectParser | None:
+def _cannot_load(exc: BaseException) -> str:
+    """Why a plug-in failed to import, in one line (`ModuleNotFoundError: No module named 'x'`)."""
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _dialect_names() -> tuple[str, ...]:
+    import dialects
+
+    return dialects.names()
+
+
+def _dialect_parser(sec: Section, name: str) -> DialectParser | None:
+    """The dialect's own parser; None (with the error recorded) when it cannot be loaded."""
+    import dialects
+
     try:
-        module = importlib.import_module(f"dialects.{name}.settings")
-    except ModuleNotFoundError:
+        return dialects.settings_parser(name)
+    except Exception as exc:  # any import failure is the operator's to see, never a default
+        sec.errors.append(f"{sec.path}: cannot load the dialect ({_cannot_load(exc)})")
         return None
-    return getattr(module, "parse", None)
+
+
+def _backend_kinds() -> tuple[str, ...]:
+    import backends
+
+    return backends.kinds()
+
+
+def _backend_module(sec: Section, kind: str) -> ModuleType | None:
+    """`backends/<kind>_settings.py`; None (with the error recorded) when it cannot be loaded."""
+    import backends
+
+    try:
+        return backends.settings_module(kind)
+    except Exception as exc:
+        sec.error("type", f"cannot load the {kind} backend ({_cannot_load(exc)})")
+        return None
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -373,38 +422,29 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
     gw.done()
 
     backends: list[BackendSettings] = []
+    kinds = _backend_kinds()
     for b in root.tables("backends"):
-        kind = b.str("type", choices=BACKEND_TYPES)
-        is_fs = kind == "freeswitch"
-        backends.append(BackendSettings(
+        kind = b.str("type", choices=kinds)
+        module = _backend_module(b, kind) if kind in kinds else None
+        backend = BackendSettings(
             name=b.str("name"), type=kind, host=b.str("host", "127.0.0.1"),
-            port=b.int("port", 8021 if is_fs else 5038, minimum=0, maximum=65535),
-            password=b.secret("password", "") if is_fs else "",
-            username=b.str("username", "") if not is_fs else "",
-            secret=b.secret("secret", "") if not is_fs else "",
+            port=b.int("port", getattr(module, "DEFAULT_PORT", 0), minimum=0, maximum=65535),
             server_id=b.int("server_id", len(backends) + 1, minimum=1),
             context=b.str("context", "default"),
-            hold_context=b.str("hold_context", "default"),
-            hold_extension=b.str("hold_extension", "moh"),
-            playback_extension=b.str("playback_extension", "playback"),
-            trunks=b.strings("trunks") if not is_fs else (),
-            recordings_dir=b.str("recordings_dir", FS_RECORDINGS_DIR if is_fs else ""),
+            recordings_dir=b.str("recordings_dir", getattr(module, "DEFAULT_RECORDINGS_DIR", "")),
             command_timeout=b.float("command_timeout", 5.0, minimum=0.01),
             connect_timeout=b.float("connect_timeout", 3.0, minimum=0.01),
             backoff_initial=b.float("backoff_initial", 0.5, minimum=0.01),
             backoff_max=b.float("backoff_max", 30.0, minimum=0.01),
             ping_interval=b.float("ping_interval", 10.0, minimum=0.05),
-        ))
-        rec_dir = backends[-1].recordings_dir
-        if rec_dir and not safe_path(rec_dir, directory=True):
-            b.error("recordings_dir", f"not a safe path {_show(rec_dir)} (letters, digits, "
-                    "_.+@=- and / only, no ..)")
-        if is_fs and not backends[-1].password:
-            b.error("password", "required (or password_env)")
-        if kind == "asterisk" and not (backends[-1].username and backends[-1].secret):
-            b.error("secret" if backends[-1].username else "username",
-                    "required for an asterisk backend")
-        b.done()
+            options=module.parse(b) if module is not None else None,
+        )
+        backends.append(backend)
+        if backend.recordings_dir and not safe_path(backend.recordings_dir, directory=True):
+            b.error("recordings_dir", f"not a safe path {_show(backend.recordings_dir)} "
+                    "(letters, digits, _.+@=- and / only, no ..)")
+        if module is not None:  # an unknown type's other keys are not worth a second error
+            b.done()
     _unique(root, "backends", [x.name for x in backends], "name")
 
     acc_secs = root.tables("accounts")
@@ -418,14 +458,14 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
         )
         for a, n in zip(acc_secs, _numbers(acc_secs), strict=True)
     ]
-    for a in acc_secs:
-        a.done()
+    for sec in acc_secs:
+        sec.done()
     account_ids = {a.id for a in accounts}
     _unique(root, "accounts", [a.id for a in accounts], "id")
-    for i, a in enumerate(accounts):
-        if a.parent and a.parent not in account_ids:
-            errors.append(f"accounts[{i}].parent: unknown account {_show(a.parent)}")
-        if a.parent == a.id:
+    for i, acc in enumerate(accounts):
+        if acc.parent and acc.parent not in account_ids:
+            errors.append(f"accounts[{i}].parent: unknown account {_show(acc.parent)}")
+        if acc.parent == acc.id:
             errors.append(f"accounts[{i}].parent: an account cannot be its own parent")
 
     user_secs = root.tables("users")
@@ -439,13 +479,13 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
         )
         for u, n in zip(user_secs, _numbers(user_secs), strict=True)
     ]
-    for u in user_secs:
-        u.done()
+    for sec in user_secs:
+        sec.done()
     user_ids = {u.id for u in users}
     _unique(root, "users", [u.id for u in users], "id")
-    for i, u in enumerate(users):
-        if u.account not in account_ids:
-            errors.append(f"users[{i}].account: unknown account {_show(u.account)}")
+    for i, user in enumerate(users):
+        if user.account not in account_ids:
+            errors.append(f"users[{i}].account: unknown account {_show(user.account)}")
 
     dev_secs = root.tables("devices")
     devices = [
@@ -457,17 +497,17 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
         )
         for d, n in zip(dev_secs, _numbers(dev_secs), strict=True)
     ]
-    for d in dev_secs:
-        d.done()
+    for sec in dev_secs:
+        sec.done()
     device_ids = {d.id for d in devices}
     _unique(root, "devices", [d.id for d in devices], "id")
-    for i, d in enumerate(devices):
-        if d.account not in account_ids:
-            errors.append(f"devices[{i}].account: unknown account {_show(d.account)}")
-        if d.owner and d.owner not in user_ids:
-            errors.append(f"devices[{i}].owner: unknown user {_show(d.owner)}")
-        if d.node and d.node not in {b.name for b in backends}:
-            errors.append(f"devices[{i}].node: unknown backend {_show(d.node)}")
+    for i, dev in enumerate(devices):
+        if dev.account not in account_ids:
+            errors.append(f"devices[{i}].account: unknown account {_show(dev.account)}")
+        if dev.owner and dev.owner not in user_ids:
+            errors.append(f"devices[{i}].owner: unknown user {_show(dev.owner)}")
+        if dev.node and dev.node not in {b.name for b in backends}:
+            errors.append(f"devices[{i}].node: unknown backend {_show(dev.node)}")
 
     dids = []
     for i, s in enumerate(root.tables("dids")):
@@ -484,15 +524,18 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
 
     dialects: dict[str, DialectSettings] = {}
     dsec = root.table("dialects")
+    known = _dialect_names() if dsec.data else ()
     for name in dsec.data:
         sec = dsec.table(name)
-        if name not in KNOWN_DIALECTS:
-            dsec.error(name, f"unknown dialect (known: {', '.join(KNOWN_DIALECTS)})")
+        if name not in known:
+            dsec.error(name, f"unknown dialect (known: {', '.join(known)})")
             continue
         enabled = sec.bool("enabled", True)
         dhost, dport = _split_listen(sec, "listen", "")
-        parser = _dialect_parser(name)
-        options = parser(sec) if parser is not None else None
+        parser = _dialect_parser(sec, name)
+        if parser is None:
+            continue
+        options = parser(sec)
         sec.done()
         dialects[name] = DialectSettings(name, enabled, dhost, dport, options)
     dsec.done()

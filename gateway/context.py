@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -11,9 +11,7 @@ from .config import Settings
 from .control import Control
 from .directory import Directory
 from .store import ChannelStore
-
-if TYPE_CHECKING:
-    from backends.base import SwitchBackend
+from .switch import SwitchBackend
 
 
 @dataclass
@@ -32,9 +30,9 @@ class Gateway:
         directory.store = store
         made: dict[str, SwitchBackend] = {}
         if backends:
-            from backends import create_backend
+            import backends as switch_backends  # the package picks the kind: the core names none
 
-            made = {b.name: create_backend(b, store) for b in settings.backends}
+            made = {b.name: switch_backends.create_backend(b, store) for b in settings.backends}
         control = Control(store, made, directory)
         return cls(settings, store, directory, control, made)
 

@@ -8,36 +8,27 @@ dialect renders those errors in its own platform's shape.
 from __future__ import annotations
 
 import posixpath
-import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from .config import SAFE_PATH, safe_path
 from .model import Channel
+from .switch import ConnState, Endpoint, Result, SwitchBackend
 
 if TYPE_CHECKING:
     from .directory import Directory
     from .store import ChannelStore
 
 
-#: A file path a switch may write to: absolute or relative, `/`-separated segments of letters,
-#: digits and `_.+@=-` only. No spaces, quotes, `${}` or control characters, which the switches
-#: would split on, expand or smuggle into the command line. `..` segments are refused apart.
-SAFE_PATH = re.compile(r"^/?[A-Za-z0-9_.+@=-]+(?:/[A-Za-z0-9_.+@=-]+)*$")
+__all__ = [  # also the home of what backends and dialects import from the switch contract
+    "SAFE_PATH", "CommandError", "CommandTimeout", "Control", "Endpoint", "InvalidArgument",
+    "NotFound", "OriginateFailed", "Rejected", "Result", "SwitchBackend", "Unavailable",
+    "Unsupported", "recording_file", "safe_path",
+]
+
 RECORD_ACTIONS = ("start", "stop")
 TRANSFER_LEGS = ("self", "bleg", "both")
-
-
-def safe_path(path: str, *, directory: bool = False) -> bool:
-    """True for a path no switch can read as anything but one file name (or, with `directory`,
-    one directory, where a trailing `/` and `/` itself are allowed)."""
-    if directory:
-        if path == "/":
-            return True
-        path = path.removesuffix("/")
-    return (bool(SAFE_PATH.match(path)) and len(path) <= 1024
-            and ".." not in path.split("/"))
 
 
 def recording_file(directory: str, channel_id: str) -> str:
@@ -98,75 +89,10 @@ class OriginateFailed(CommandError):
         self.cause = cause
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Where a new leg goes. `device`: a phone by SIP username (+ realm); `extension`: a dialplan
-    extension; `number`: an external number through the switch's default route."""
-
-    kind: str
-    value: str
-    realm: str = ""
-    context: str = ""
-
-
-@dataclass(slots=True)
-class Result:
-    ok: bool = True
-    channel_id: str = ""  # the new leg, for originate / eavesdrop / intercept
-    detail: str = ""  # the switch's reply text, for logs
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-class Backend(Protocol):
-    """What every switch backend offers. States: connecting, connected, auth_failed, down.
-
-    `Control` is the only caller and checks every argument with a fixed set of values
-    (transfer `leg`, record `action`, `path`, `time_limit`) before the call, so backends rely
-    on it instead of repeating the check; they still check what only they know (their own
-    dialplan tokens, header and command-line safety of free text)."""
-
-    name: str
-    kind: str
-    state: str
-    last_error: str
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    def dialstring(self, endpoint: Endpoint) -> str:
-        """The switch's own name for the endpoint's contact (`user/201@realm`, `PJSIP/201`),
-        so a dialect can name a device without knowing a switch's format."""
-        ...
-    async def hangup(self, channel: Channel, cause: str = "NORMAL_CLEARING") -> Result: ...
-    async def transfer(self, channel: Channel, destination: str, *, context: str | None = None,
-                       leg: str = "self") -> Result: ...
-    async def attended_transfer(self, channel: Channel, destination: str, *,
-                                context: str | None = None) -> Result: ...
-    async def hold(self, channel: Channel) -> Result: ...
-    async def unhold(self, channel: Channel) -> Result: ...
-    async def park(self, channel: Channel) -> Result: ...
-    async def break_media(self, channel: Channel) -> Result: ...
-    async def play(self, channel: Channel, media: str, *, leg: str = "aleg") -> Result: ...
-    async def send_dtmf(self, channel: Channel, digits: str) -> Result: ...
-    async def bridge(self, channel: Channel, other: Channel) -> Result: ...
-    async def eavesdrop(self, target: Channel, listener: Endpoint, *, mode: str = "listen",
-                        channel_id: str | None = None,
-                        variables: Mapping[str, str] | None = None) -> Result: ...
-    async def intercept(self, target: Channel, listener: Endpoint, *,
-                        channel_id: str | None = None,
-                        variables: Mapping[str, str] | None = None) -> Result: ...
-    async def originate(self, endpoint: Endpoint, destination: str, *,
-                        context: str | None = None, caller_id_number: str = "",
-                        caller_id_name: str = "", variables: Mapping[str, str] | None = None,
-                        channel_id: str | None = None, ring_timeout: float = 30.0,
-                        application: str = "", application_data: str = "") -> Result: ...
-    async def record(self, channel: Channel, action: str = "start", *, path: str | None = None,
-                     time_limit: int | None = None) -> Result: ...
-
-
 class Control:
     """Routes normalized commands to the backend of the node that owns the channel."""
 
-    def __init__(self, store: ChannelStore, backends: Mapping[str, Backend],
+    def __init__(self, store: ChannelStore, backends: Mapping[str, SwitchBackend],
                  directory: Directory | None = None) -> None:
         self.store = store
         self.backends = dict(backends)
@@ -182,21 +108,21 @@ class Control:
             raise NotFound(f"no such channel {channel_id}")
         return ch
 
-    def backend_for(self, channel: Channel) -> Backend:
+    def backend_for(self, channel: Channel) -> SwitchBackend:
         return self.backend(channel.node)
 
-    def backend(self, node: str | None = None) -> Backend:
+    def backend(self, node: str | None = None) -> SwitchBackend:
         """The named node's backend, or the first connected one; raises Unavailable at once
         when it is not connected, so no command waits on a dead switch."""
         if node:
             backend = self.backends.get(node)
             if backend is None:
                 raise Unavailable(f"unknown node {node}")
-            if backend.state != "connected":
+            if backend.state is not ConnState.CONNECTED:
                 raise Unavailable(f"node {node} is {backend.state}")
             return backend
         for backend in self.backends.values():
-            if backend.state == "connected":
+            if backend.state is ConnState.CONNECTED:
                 return backend
         raise Unavailable("no switch connected")
 

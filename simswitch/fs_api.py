@@ -12,8 +12,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from gateway.logs import brief
 from simswitch.fs_model import Channel, SwitchModel
+from simswitch.logs import brief
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import time
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Iterable
 
-from gateway.logs import brief
 from simswitch import esl_wire as wire
 from simswitch.fs_api import ApiCommands, ApiResult
 from simswitch.fs_model import Channel, SwitchModel
+from simswitch.logs import brief
 
 log = logging.getLogger(__name__)
 

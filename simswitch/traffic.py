@@ -12,7 +12,7 @@ import logging
 import random
 from typing import Any, Protocol
 
-from gateway.logs import brief
+from simswitch.logs import brief
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from backends.asterisk import AsteriskBackend
+from backends.asterisk_settings import AsteriskOptions
 from gateway.config import BackendSettings
 from gateway.control import (
     Endpoint,
@@ -42,8 +43,8 @@ async def sim() -> AsyncIterator[AsteriskSimulator]:
 
 
 def settings(port: int, **kw: Any) -> BackendSettings:
-    base: dict[str, Any] = dict(name="ast1", type="asterisk", port=port, username="gateway",
-                                secret="s3cret", hold_context="from-internal",
+    options = AsteriskOptions(username="gateway", secret="s3cret", hold_context="from-internal")
+    base: dict[str, Any] = dict(name="ast1", type="asterisk", port=port, options=options,
                                 context="from-internal", backoff_initial=0.05, backoff_max=0.2,
                                 command_timeout=2.0, ping_interval=0.3)
     base.update(kw)

@@ -96,7 +96,7 @@ def test_secret_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     monkeypatch.setenv("CG_TEST_FS_PW", "from-env-secret")
     s = parse(tomllib.loads(text), "m.toml")
-    assert s.backends[0].password == "from-env-secret"
+    assert s.backends[0].options.password == "from-env-secret"
     assert "from-env-secret" not in repr(s)
 
 
@@ -155,3 +155,57 @@ def test_check_config_console_script_exit_code(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "backends[0].name: expected a string, got 1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------- dialects and backends parse their own keys
+
+def _with_dialect(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str,
+                  init: str) -> None:
+    """A dialect package `name` beside the shipped ones, found the way they are found."""
+    import dialects
+
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "__init__.py").write_text(init)
+    (tmp_path / name / "settings.py").write_text("def parse(section):\n    return None\n")
+    monkeypatch.setattr(dialects, "__path__", [*dialects.__path__, str(tmp_path)])
+    for module in (f"dialects.{name}", f"dialects.{name}.settings"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+
+
+def test_a_dialect_that_cannot_be_imported_is_a_config_error(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _with_dialect(monkeypatch, tmp_path, "brokenish", "import no_such_library_for_callgate\n")
+    errors = _errors(MINIMAL + "\n[dialects.brokenish]\nenabled = true\ncolour = 1\n")
+    assert errors == ["x.toml: dialects.brokenish: cannot load the dialect (ModuleNotFoundError: "
+                      "No module named 'no_such_library_for_callgate')"]
+
+
+def test_dialects_are_the_packages_found(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    _with_dialect(monkeypatch, tmp_path, "extraish", "")
+    s = parse(tomllib.loads(MINIMAL + "\n[dialects.extraish]\nlisten = \"127.0.0.1:0\"\n"), "m")
+    assert s.dialects["extraish"].enabled
+    joined = "\n".join(_errors(MINIMAL + "\n[dialects.skype]\n"))
+    assert "dialects.skype: unknown dialect (known: callflow, extraish, kazoo, mor, webitel)" \
+        in joined
+
+
+def test_backend_kind_keys_belong_to_their_kind() -> None:
+    asterisk = MINIMAL + (
+        '\n[[backends]]\nname = "ast1"\ntype = "asterisk"\nusername = "gw"\nsecret = "s3cret!"\n'
+        'trunks = ["carrier2"]\nhold_extension = "hold"\n'
+    )
+    s = parse(tomllib.loads(asterisk), "m.toml")
+    fs, ast = s.backends
+    assert (fs.port, fs.recordings_dir, fs.options.password) == (
+        8021, "/var/lib/callgate/recordings", "ClueCon")
+    assert (ast.port, ast.recordings_dir, ast.options.username, ast.options.trunks,
+            ast.options.hold_extension, ast.options.hold_context) == (
+        5038, "", "gw", ("carrier2",), "hold", "default")
+    assert "s3cret!" not in repr(s) and "ClueCon" not in repr(s)
+    # a key of the other kind is a typo for this one
+    joined = "\n".join(_errors(MINIMAL.replace('password = "ClueCon"',
+                                               'password = "ClueCon"\ntrunks = ["x"]')))
+    assert "backends[0].trunks: unknown key" in joined
+    joined = "\n".join(_errors(asterisk.replace('secret = "s3cret!"\n', "")))
+    assert "backends[1].secret: required for an asterisk backend" in joined

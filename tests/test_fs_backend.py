@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -11,6 +12,7 @@ import pytest
 
 from backends.base import ConnState
 from backends.freeswitch import FreeSwitchBackend
+from backends.freeswitch_settings import FreeSwitchOptions
 from gateway.config import BackendSettings
 from gateway.context import Gateway
 from gateway.control import (
@@ -41,7 +43,8 @@ async def running(password: str = "ClueCon", store: ChannelStore | None = None,
                   **opts: float) -> AsyncIterator[tuple[FreeSwitchSimulator, FreeSwitchBackend]]:
     sim = FreeSwitchSimulator(password="ClueCon", extensions=EXT, gateways=["carrier1"])
     await sim.start()
-    settings = BackendSettings(name="fs1", type="freeswitch", port=sim.port, password=password,
+    settings = BackendSettings(name="fs1", type="freeswitch", port=sim.port,
+                               options=FreeSwitchOptions(password=password),
                                backoff_initial=0.05, backoff_max=0.2,
                                command_timeout=opts.get("command_timeout", 2.0),
                                ping_interval=opts.get("ping_interval", 10.0))
@@ -75,9 +78,7 @@ async def test_auth_failure_backs_off_then_connects() -> None:
         # the switch refused every attempt: no session was ever authenticated or counted
         assert (be.state, be.connects, sim.connections) == (ConnState.AUTH_FAILED, 0, 0)
         assert 2 <= be.backoff.attempt <= 10  # retried, with backoff: not hammering
-        be.settings = BackendSettings(**{**{f: getattr(be.settings, f) for f in
-                                            be.settings.__dataclass_fields__},
-                                         "password": "ClueCon"})
+        be.settings = dataclasses.replace(be.settings, options=FreeSwitchOptions("ClueCon"))
         await asyncio.wait_for(be.ready.wait(), 3)
         assert be.state == ConnState.CONNECTED
         assert be.health()["state"] == "connected"
