@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -14,7 +15,8 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import build_app
+from dialects.kazoo.state import STATE, KazooState
+from gateway.app import SERVER_LIMITS, build_app
 from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.demo import load_demo
@@ -49,6 +51,15 @@ def kazoo_only(settings: Settings, **options: object) -> Settings:
     if options:
         kazoo = dataclasses.replace(kazoo, options=dataclasses.replace(kazoo.options, **options))
     return dataclasses.replace(settings, dialects={"kazoo": kazoo})
+
+
+def kazoo_state(client: TestClient) -> KazooState:
+    """The dialect's state, as its `/v2` application holds it."""
+    for resource in client.app.router.resources():
+        sub = getattr(resource, "_app", None)
+        if sub is not None and STATE in sub:
+            return sub[STATE]
+    raise LookupError("no Kazoo application mounted")
 
 
 def md5(user: str, password: str) -> str:
@@ -89,7 +100,9 @@ async def start(settings: Settings) -> tuple[Gateway, TestClient]:
     gw = Gateway.build(settings, backends=False)
     for ch in channels():
         gw.store.add(ch)
-    client = TestClient(TestServer(build_app(gw, manage_backends=False)))
+    server = TestServer(build_app(gw, manage_backends=False))
+    await server.start_server(**SERVER_LIMITS)  # TestServer(**kwargs) would drop them
+    client = TestClient(server)
     await client.start_server()
     return gw, client
 
@@ -818,7 +831,7 @@ async def test_a_change_shows_in_the_very_next_list_and_detail(
     assert (await get_data(client, f"{path}/acme-a", tokens["alice"]))["is_on_hold"] is True
     at = time.time()
     fresh = render.listing(gw.store.by_account(ACME), gw.directory)
-    cached = render.listing(gw.store.by_account(ACME), gw.directory, gw.extras["kazoo.items"])
+    cached = render.listing(gw.store.by_account(ACME), gw.directory, kazoo_state(client).items)
     for item in fresh + cached:
         item["elapsed_s"] = int(at)  # the only time-dependent key
     assert json.dumps(fresh, sort_keys=True) == json.dumps(cached, sort_keys=True)
@@ -882,7 +895,7 @@ async def test_list_bytes_are_exactly_json_dumps_of_the_envelope(
                 assert resp.status == 200, body
                 rid = resp.headers["X-Request-ID"]
                 assert rid == headers.get("X-Request-ID", rid)
-                items = gw.extras["kazoo.items"]
+                items = kazoo_state(client).items
                 rows = render.listing(chans(), gw.directory, items)
                 assert rows == render.listing(chans(), gw.directory)
                 pretty = "X-Pretty-Print" in headers or bool(params)
@@ -895,3 +908,65 @@ async def test_list_bytes_are_exactly_json_dumps_of_the_envelope(
                 sizes.add(len(rows))
     assert sizes == {0, 2, 5, 8}
     assert isinstance(items, render.Items) and len(items.list_json) and len(items.list_pretty)
+
+
+# ---------------------------------------------------------------------------- bad input
+def _quiet(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing at ERROR and no traceback: a client's mistake is not the gateway's failure."""
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.exc_info]
+    assert "Traceback" not in caplog.text
+
+
+async def test_body_nested_3000_deep_is_a_kazoo_400(
+        client: TestClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    deep = '{"data": ' + "[" * 3000 + "]" * 3000 + "}"
+    for resp in (await client.put("/v2/user_auth", data=deep, headers=JSON),
+                 await post(client, tokens["alice"], "acme-a", deep)):
+        doc = await error(resp, 400)
+        assert doc["message"] == "validation error"
+        assert doc["data"]["json"]["invalid"]["target"] == "body"
+    _quiet(caplog)
+
+
+async def test_malformed_multipart_is_a_kazoo_400(
+        client: TestClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = b"--XYZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nno end boundary"
+    headers = {"X-Auth-Token": tokens["alice"],
+               "Content-Type": "multipart/form-data; boundary=XYZ"}
+    for path in (f"/v2/accounts/{ACME}/channels/acme-a", "/v2/user_auth"):
+        resp = await client.post(path, data=body, headers=headers)
+        assert (await error(resp, 400))["message"] == "validation error"
+    _quiet(caplog)
+
+
+async def test_100kb_url_is_a_kazoo_414(
+        client: TestClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    path = f"/v2/accounts/{ACME}/channels?pad=" + "x" * 100_000
+    doc = await error(await client.get(path, headers=auth(tokens["alice"])), 414)
+    assert doc["message"] == "request uri too long"
+    assert "x" * 100 not in json.dumps(doc)
+    doc = await error(await client.get("/v2/" + "y" * 100_000), 414)
+    _quiet(caplog)
+
+
+@pytest.mark.parametrize("issuer", ["webitel", "mor", "callflow", "", None])
+async def test_well_signed_token_of_another_issuer_is_refused(
+        client: TestClient, issuer: str | None) -> None:
+    """Every dialect signs with the same secret: only the issuer tells a Kazoo token apart."""
+    claims = _claims()
+    if issuer is None:
+        del claims["iss"]
+    else:
+        claims["iss"] = issuer
+    tok = _forge(claims)
+    for resp in (await client.get(f"/v2/accounts/{ACME}/channels", headers=auth(tok)),
+                 await client.get("/v2/token_auth", headers=auth(tok)),
+                 await client.get(f"/v2/accounts/{ACME}/channels",
+                                  headers={"Authorization": f"Bearer {tok}"})):
+        doc = await error(resp, 401)
+        assert doc["message"] == "invalid_credentials"
+        assert doc["data"] == {"message": "invalid credentials"}

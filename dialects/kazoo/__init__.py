@@ -6,18 +6,27 @@ from aiohttp import web
 
 from gateway.config import DialectSettings
 from gateway.context import Gateway
+from gateway.dialect import DialectApps
 
 from .errors import error_middleware
 from .routes import v1_routes, v2_routes
+from .settings import KazooSettings
+from .state import STATE, KazooState
 
 
-def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> dict[str, web.Application]:
+def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:
+    options = dialect_settings.options
+    if not isinstance(options, KazooSettings):
+        options = KazooSettings()
+    state = KazooState.build(gw, options)
     v2 = web.Application(middlewares=[error_middleware],
                          client_max_size=gw.settings.gateway.max_body)
     v2_routes(v2)
     v1 = web.Application(middlewares=[error_middleware])
     v1_routes(v1)
-    return {"/v2": v2, "/v1": v1}
+    for app in (v2, v1):
+        app[STATE] = state
+    return DialectApps(mounts={"/v2": v2, "/v1": v1})
 
 
 def demo_lines(gw: Gateway) -> list[str]:

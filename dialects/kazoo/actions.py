@@ -13,7 +13,6 @@ from gateway.model import Channel
 
 from . import errors
 from .crossbar import Crossbar
-from .settings import KazooSettings
 
 Lookup = Callable[[str], Any]
 Runner = Callable[[Crossbar, Channel, Lookup], Awaitable[None]]
@@ -70,13 +69,8 @@ def _transfer_type(get: Lookup) -> str:
     return "blind"
 
 
-def bridged(ch: Channel) -> bool:
-    """Talking to a peer: a ringing B-leg already names its A-leg but is not bridged yet."""
-    return bool(ch.other_leg) and ch.answered
-
-
 async def transfer(cb: Crossbar, ch: Channel, get: Lookup, *, need_bridge: bool = True) -> None:
-    if need_bridge and not bridged(ch):
+    if need_bridge and not ch.bridged:
         raise errors.validation("other_leg_call_id", "required", "Channel is not bridged")
     target = _text(get, "target")
     if not target:
@@ -101,8 +95,7 @@ async def callflow(cb: Crossbar, ch: Channel, get: Lookup) -> None:
     flow_id = _text(get, "id")
     if not flow_id:
         raise errors.validation("id", "required", errors.REQUIRED)
-    options: KazooSettings = cb.gw.settings.dialect("kazoo")
-    flow = next((f for f in options.callflows if f.id == flow_id), None)
+    flow = next((f for f in cb.state.options.callflows if f.id == flow_id), None)
     if flow is None:
         raise errors.bad_identifier(flow_id)
     await _run(ch, cb.gw.control.transfer(ch.id, flow.extension, context=flow.context))
@@ -138,10 +131,9 @@ def _caller_side(cb: Crossbar, ch: Channel) -> Channel:
 
 
 def _peer(cb: Crossbar, ch: Channel) -> Channel | None:
-    if ch.other_leg:
-        peer = cb.gw.store.get(ch.other_leg)
-        if peer is not None:
-            return peer
+    peer = cb.gw.store.peer(ch)
+    if peer is not None:
+        return peer
     if ch.call_id:
         for leg in cb.gw.store.by_call(ch.call_id):
             if leg.id != ch.id:
@@ -165,7 +157,7 @@ async def intercept(cb: Crossbar, ch: Channel, get: Lookup) -> None:
     else:
         raise errors.validation("target_type", "enum", "Value not found in enumerated list of "
                                 "values", target=["device", "user", "number"])
-    if _flag(get, "unbridged_only", True) and bridged(ch):
+    if _flag(get, "unbridged_only", True) and ch.bridged:
         raise errors.validation("unbridged_only", "invalid", "Channel is already bridged")
     await _run(ch, cb.gw.control.intercept(_caller_side(cb, ch).id, endpoint))
 

@@ -4,17 +4,18 @@ credential checks for user_auth/api_auth, and cb_simple_authz's account-tree rul
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from gateway.context import Gateway
+from gateway.credentials import same_secret
 from gateway.directory import Account, User
 
 from . import errors, tokens
 from .envelope import TOKEN
+from .state import KazooState
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +45,20 @@ def find_token(request: web.Request, body: dict[str, Any]) -> str:
     return token
 
 
-def authenticate(gw: Gateway, request: web.Request, token: str) -> Principal:
+def authenticate(state: KazooState, request: web.Request, token: str) -> Principal:
     request[TOKEN] = token
-    claims = tokens.verify(gw, token)
-    account = gw.directory.account(claims["account_id"])
+    claims = tokens.verify(state, token)
+    account = state.gw.directory.account(claims["account_id"])
     assert account is not None  # verify() refuses tokens of unknown accounts
     return Principal(account_id=account.id, owner_id=claims.get("owner_id", ""),
                      method=claims["method"], superduper=account.superduper, token=token,
                      claims=claims)
 
 
-def may_access(gw: Gateway, principal: Principal, account_id: str) -> bool:
+def may_access(state: KazooState, principal: Principal, account_id: str) -> bool:
     """A token reaches its own account and the accounts below it; superduper reaches all."""
-    return principal.superduper or gw.directory.is_within(account_id, principal.account_id)
+    return principal.superduper or state.gw.directory.is_within(account_id,
+                                                                principal.account_id)
 
 
 def credentials_hash(username: str, password: str, method: str) -> str:
@@ -67,13 +69,13 @@ def credentials_hash(username: str, password: str, method: str) -> str:
 def check_credentials(gw: Gateway, accounts: list[Account], credentials: str,
                       method: str) -> User | None:
     """The user of one of `accounts` whose hashed `username:password` is `credentials`."""
-    wanted = credentials.lower().encode()
+    wanted = credentials.lower()
     for account in accounts:
         for user in gw.directory.users_of(account.id):
             if not user.password:
                 continue
-            have = credentials_hash(user.username, user.password, method).encode()
-            if hmac.compare_digest(have, wanted):
+            have = credentials_hash(user.username, user.password, method)
+            if same_secret(wanted, have):
                 return user
     return None
 

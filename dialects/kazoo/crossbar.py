@@ -1,5 +1,6 @@
-"""The per-request pipeline in crossbar's order (reference 1.2), so which error wins is the same
-as on Kazoo: bad JSON 400, early token check 401, 405, account id 404, 401, 403, then handler."""
+"""The per-request pipeline in crossbar's order (reference 1.2), on the core's `Endpoint`, so
+which error wins is the same as on Kazoo: bad JSON 400, early token check 401, 405, account id
+404, 401, 403, then handler. A CORS preflight (OPTIONS) is answered before any of it."""
 
 from __future__ import annotations
 
@@ -9,27 +10,34 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.context import GATEWAY, Gateway
-from gateway.http import BadJson, BodyTooLarge, parse_json, read_body
+from gateway.context import Gateway
+from gateway.endpoint import Endpoint
+from gateway.http import BodyTooLarge, parse_json, read_body
 
 from . import errors
 from .auth import Principal, authenticate, find_token, may_access
 from .envelope import ALLOWED, cors_headers, request_id
+from .state import STATE, KazooState
 
 TUNNELLED = ("PUT", "DELETE", "PATCH")
+PREFLIGHT = "OPTIONS"
 
 
 @dataclass
 class Crossbar:
-    """One request as crossbar's cb_context sees it."""
+    """One request as crossbar's cb_context sees it: the context every Kazoo handler gets."""
 
     request: web.Request
-    gw: Gateway
+    state: KazooState
     method: str
     body: dict[str, Any]
     principal: Principal | None = None
     account_id: str = ""
     params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gw(self) -> Gateway:
+        return self.state.gw
 
     @property
     def data(self) -> Any:
@@ -50,63 +58,75 @@ class Crossbar:
 Handler = Callable[[Crossbar], Awaitable[web.StreamResponse]]
 
 
-async def _parse_body(request: web.Request, gw: Gateway) -> dict[str, Any]:
+async def _parse_body(request: web.Request, state: KazooState) -> dict[str, Any]:
+    """The JSON object body, keys lower-cased; a body that is not JSON raises the core's
+    `BadJson`, answered by the error map as crossbar's 400."""
     try:
-        raw = await read_body(request, gw.settings.gateway.max_body)
+        raw = await read_body(request, state.gw.settings.gateway.max_body)
     except BodyTooLarge:
         raise errors.too_large() from None
-    try:
-        body = parse_json(raw, blank={})
-    except BadJson as exc:
-        message = f"{exc.msg} around {exc.pos}" if exc.doc is not None else "body is not UTF-8"
-        raise errors.validation_errors({"json": {"invalid": {
-            "message": message, "target": "body"}}}) from None
+    body = parse_json(raw, blank={})
     if not isinstance(body, dict):
         raise errors.validation_errors({"json": {"invalid": {
             "message": "body must be a JSON object", "target": "body"}}})
     return {str(k).lower(): v for k, v in body.items()}
 
 
-def endpoint(allowed: tuple[str, ...], handler: Handler, *, authenticated: bool = True,
-             account: bool = False) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Wrap `handler` in the crossbar pipeline for a resource allowing `allowed` methods."""
+def _effective_method(request: web.Request, body: dict[str, Any], allowed: tuple[str, ...]
+                      ) -> str:
+    """The tunnelled `verb` of a POST; a HEAD is served as the GET it mirrors."""
+    method = request.method
+    verb = body.get("verb") or request.query.get("verb")
+    if method == "POST" and isinstance(verb, str) and verb.upper() in TUNNELLED:
+        return verb.upper()
+    if method == "HEAD" and "GET" in allowed:
+        return "GET"  # aiohttp drops the body of the GET answer
+    return method
 
-    async def run(request: web.Request) -> web.StreamResponse:
-        gw = request.app[GATEWAY]
+
+def resource(allowed: tuple[str, ...], handler: Handler, *, authenticated: bool = True,
+             account: bool = False) -> Endpoint[Crossbar]:
+    """`handler` behind crossbar's checks, for a resource allowing `allowed` methods."""
+
+    async def auth(request: web.Request) -> Crossbar:
+        state = request.app[STATE]
         request_id(request)
         request[ALLOWED] = allowed
-        if request.method == "OPTIONS":  # CORS preflight: always allowed, no auth
-            return web.Response(status=200, headers={
-                **cors_headers(request, allowed), "X-Request-ID": request_id(request)})
-        body = await _parse_body(request, gw)
-        method = request.method
-        verb = body.get("verb") or request.query.get("verb")
-        if method == "POST" and isinstance(verb, str) and verb.upper() in TUNNELLED:
-            method = verb.upper()
-        elif method == "HEAD" and "GET" in allowed:
-            method = "GET"  # aiohttp drops the body of the GET answer
-        cb = Crossbar(request, gw, method, body, params=dict(request.match_info))
+        if request.method == PREFLIGHT:  # CORS preflight: always allowed, no auth
+            return Crossbar(request, state, PREFLIGHT, {})
+        body = await _parse_body(request, state)
+        cb = Crossbar(request, state, _effective_method(request, body, allowed), body,
+                      params=dict(request.match_info))
         token = find_token(request, body) if authenticated else ""
         if token:  # early authenticate: a bad or expired token fails before the method check
-            cb.principal = authenticate(gw, request, token)
-        if method not in allowed:
-            raise errors.method_not_allowed()
+            cb.principal = authenticate(state, request, token)
+        return cb
+
+    async def authorize(cb: Crossbar) -> None:
+        if cb.method == PREFLIGHT:
+            return
         if account:
-            cb.account_id = _valid_account(gw, cb.params["account_id"])
+            cb.account_id = _valid_account(cb.state, cb.params["account_id"])
         if authenticated:
             if cb.principal is None:
                 raise errors.invalid_credentials()
-            if account and not may_access(gw, cb.principal, cb.account_id):
+            if account and not may_access(cb.state, cb.principal, cb.account_id):
                 raise errors.forbidden()
+
+    async def handle(request: web.Request, cb: Crossbar) -> web.StreamResponse:
+        if cb.method == PREFLIGHT:
+            return web.Response(status=200, headers={
+                **cors_headers(request, allowed), "X-Request-ID": request_id(request)})
         return await handler(cb)
 
-    return run
+    return Endpoint((*allowed, PREFLIGHT), handle, auth, authorize, auth_first=True,
+                    method_of=lambda request, cb: cb.method)
 
 
-def _valid_account(gw: Gateway, account_id: str) -> str:
+def _valid_account(state: KazooState, account_id: str) -> str:
     if len(account_id) != 32:
         raise errors.KazooError(404, "bad identifier",
                                 {"message": f"invalid account_id '{account_id[:64]}'"})
-    if gw.directory.account(account_id) is None:
+    if state.gw.directory.account(account_id) is None:
         raise errors.bad_identifier(account_id)
     return account_id

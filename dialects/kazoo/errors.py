@@ -1,20 +1,27 @@
 """Every failure as Kazoo's error envelope (reference 2.2): typed crossbar errors, the mapping of
-the gateway's command errors, and the middleware that guarantees no trace ever reaches a client."""
+the gateway's command errors, and the exception map the core's error middleware answers with,
+so no trace ever reaches a client."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from gateway import control
-from gateway.logs import brief
+from gateway.errors import (
+    BadForm,
+    BadJson,
+    BodyTooLarge,
+    ClientError,
+    ErrorAnswer,
+    MethodNotAllowed,
+    UrlTooLong,
+)
+from gateway.errors import error_middleware as core_error_middleware
 
 from .envelope import failure
-
-log = logging.getLogger("callgate.kazoo")
 
 REQUIRED = "Field is required but missing"
 
@@ -91,32 +98,59 @@ def from_command(exc: control.CommandError, uuid: str) -> KazooError:
     return KazooError(500, "command failed", {"message": "the switch refused the action"})
 
 
-#: aiohttp's own 404/405/413 answered exactly as the crossbar errors of the same status.
-_HTTP_ERRORS: dict[int, Callable[[], KazooError]] = {
-    404: not_found,
-    405: method_not_allowed,
-    413: too_large,
+def uri_too_long() -> KazooError:
+    return KazooError(414, "request uri too long",
+                      {"message": "request URI exceeds the configured limit"})
+
+
+def bad_json(exc: BadJson) -> KazooError:
+    message = f"{exc.msg} around {exc.pos}" if exc.doc is not None else "body is not UTF-8"
+    return validation_errors({"json": {"invalid": {"message": message, "target": "body"}}})
+
+
+def _raise(make: Callable[[], KazooError]) -> ErrorAnswer:
+    def answer(request: web.Request, exc: Any) -> web.Response:
+        error = make()
+        return failure(request, error.status, error.message, error.data)
+    return answer
+
+
+def _kazoo(request: web.Request, exc: KazooError) -> web.Response:
+    return failure(request, exc.status, exc.message, exc.data)
+
+
+def _http(request: web.Request, exc: web.HTTPException) -> web.Response:
+    return failure(request, exc.status, "generic_error", {"message": exc.reason})
+
+
+def _client(request: web.Request, exc: ClientError) -> web.Response:
+    return failure(request, exc.status, "generic_error", {"message": exc.reason})
+
+
+def _bad_form(request: web.Request, exc: BadForm) -> web.Response:
+    error = validation_errors({"body": {"invalid": {"message": exc.reason, "target": "body"}}})
+    return failure(request, error.status, error.message, error.data)
+
+
+def _bug(request: web.Request, exc: Exception) -> web.Response:
+    return failure(request, 500, "generic_error", {"message": "unknown failure"})
+
+
+#: Every failure, ours, the core's client errors and aiohttp's own, as a Kazoo error body; a
+#: bug is logged once by the core and answered with no detail.
+ANSWERS: dict[type[BaseException], ErrorAnswer] = {
+    KazooError: _kazoo,
+    BadJson: lambda request, exc: _kazoo(request, bad_json(exc)),
+    BadForm: _bad_form,
+    BodyTooLarge: _raise(too_large),
+    UrlTooLong: _raise(uri_too_long),
+    MethodNotAllowed: _raise(method_not_allowed),
+    ClientError: _client,
+    web.HTTPNotFound: _raise(not_found),
+    web.HTTPMethodNotAllowed: _raise(method_not_allowed),
+    web.HTTPRequestEntityTooLarge: _raise(too_large),
+    web.HTTPException: _http,
+    Exception: _bug,
 }
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Any exception (ours, aiohttp's 404/405/413, or a bug) leaves as a Kazoo error body."""
-    try:
-        return await handler(request)
-    except KazooError as exc:
-        return failure(request, exc.status, exc.message, exc.data)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        known = _HTTP_ERRORS.get(exc.status)
-        if known is None:
-            return failure(request, exc.status, "generic_error", {"message": exc.reason})
-        error = known()
-        return failure(request, error.status, error.message, error.data)
-    except Exception as exc:  # the client must never see a trace
-        log.error("kazoo: unexpected %s on %s %s", brief(exc), request.method,
-                  request.rel_url.path)
-        return failure(request, 500, "generic_error", {"message": "unknown failure"})
+error_middleware = core_error_middleware("kazoo", ANSWERS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft4Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema import Draft4Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 from . import errors
 from .metaflow_schemas import MODULES, NODE

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
+from gateway.endpoint import add_endpoints
 from gateway.model import Channel
 
 from . import actions, errors, metaflow, render, tokens
@@ -15,9 +16,8 @@ from .auth import (
     check_credentials,
     require,
 )
-from .crossbar import Crossbar, endpoint
+from .crossbar import Crossbar, resource
 from .envelope import REQUEST_ID, TOKEN, success, success_json
-from .settings import KazooSettings
 
 ANY = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD")
 CSV_TYPES = ("text/csv", "text/comma-separated-values", "application/octet-stream")
@@ -52,7 +52,7 @@ def _string(data: dict, key: str, low: int, high: int) -> str:
 
 def _issued(cb: Crossbar, account_id: str, owner_id: str, method: str) -> web.Response:
     gw = cb.gw
-    token = tokens.issue(gw, account_id, owner_id, method)
+    token = tokens.issue(cb.state, account_id, owner_id, method)
     cb.request[TOKEN] = token
     account = gw.directory.account(account_id)
     assert account is not None
@@ -96,7 +96,7 @@ async def api_auth(cb: Crossbar) -> web.Response:
 async def token_auth(cb: Crossbar) -> web.Response:
     principal = require(cb.principal)
     if cb.method == "DELETE":
-        tokens.revoke(cb.gw, principal.token, int(principal.claims["exp"]))
+        tokens.revoke(cb.state, principal.token, int(principal.claims["exp"]))
         return success(cb.request, {})
     return success(cb.request, principal.claims)
 
@@ -112,10 +112,7 @@ def _wants_csv(cb: Crossbar) -> bool:
 
 
 def _items(cb: Crossbar) -> render.Items:
-    items = cb.gw.extras.get("kazoo.items")
-    if items is None:
-        items = cb.gw.extras["kazoo.items"] = render.Items(cb.gw.store, cb.gw.directory)
-    return items
+    return cb.state.items
 
 
 def _list(cb: Crossbar, channels: Iterable[Channel]) -> web.Response:
@@ -136,8 +133,7 @@ async def system_channels(cb: Crossbar) -> web.Response:
     principal: Principal = require(cb.principal)
     if not principal.superduper:
         raise errors.forbidden()
-    options: KazooSettings = cb.gw.settings.dialect("kazoo")
-    if not options.system_wide_channels_list:
+    if not cb.state.options.system_wide_channels_list:
         # Kazoo sends the query without an Account-ID, ecallmgr rejects it: this exact 500
         raise errors.KazooError(500, "could not reach ecallmgr channels", {})
     return _list(cb, cb.gw.store.all())
@@ -219,23 +215,24 @@ async def gone(request: web.Request) -> web.Response:
 
 def v2_routes(app: web.Application) -> None:
     acct = "/accounts/{account_id}"
-    r = app.router
-    r.add_route("*", "/user_auth", endpoint(("PUT",), user_auth, authenticated=False))
-    r.add_route("*", "/api_auth", endpoint(("PUT",), api_auth, authenticated=False))
-    r.add_route("*", "/token_auth", endpoint(("GET", "DELETE"), token_auth))
-    r.add_route("*", "/channels", endpoint(("GET",), system_channels))
-    r.add_route("*", "/channels/{uuid}", endpoint(ANY, unknown))
-    r.add_route("*", f"{acct}/channels", endpoint(("GET",), account_channels, account=True))
-    r.add_route("*", f"{acct}/channels/{{uuid}}",
-                endpoint(("GET", "PUT", "POST"), channel, account=True))
-    r.add_route("*", f"{acct}/users/{{user_id}}/channels",
-                endpoint(("GET",), user_channels, account=True))
-    r.add_route("*", f"{acct}/devices/{{device_id}}/channels",
-                endpoint(("GET",), device_channels, account=True))
-    r.add_route("*", acct, endpoint(ANY, unknown, account=True))
-    r.add_route("*", f"{acct}/{{tail:.*}}", endpoint(ANY, unknown, account=True))
-    r.add_route("*", "", endpoint(ANY, unknown))
-    r.add_route("*", "/{tail:.*}", endpoint(ANY, unknown))
+    add_endpoints(app, [
+        ("/user_auth", resource(("PUT",), user_auth, authenticated=False)),
+        ("/api_auth", resource(("PUT",), api_auth, authenticated=False)),
+        ("/token_auth", resource(("GET", "DELETE"), token_auth)),
+        ("/channels", resource(("GET",), system_channels)),
+        ("/channels/{uuid}", resource(ANY, unknown)),
+        (f"{acct}/channels", resource(("GET",), account_channels, account=True)),
+        (f"{acct}/channels/{{uuid}}",
+         resource(("GET", "PUT", "POST"), channel, account=True)),
+        (f"{acct}/users/{{user_id}}/channels",
+         resource(("GET",), user_channels, account=True)),
+        (f"{acct}/devices/{{device_id}}/channels",
+         resource(("GET",), device_channels, account=True)),
+        (acct, resource(ANY, unknown, account=True)),
+        (f"{acct}/{{tail:.*}}", resource(ANY, unknown, account=True)),
+        ("", resource(ANY, unknown)),
+        ("/{tail:.*}", resource(ANY, unknown)),
+    ])
 
 
 def v1_routes(app: web.Application) -> None:

@@ -1,6 +1,6 @@
 """Crossbar auth tokens as JWTs (reference 4.3): HS256 with the gateway's secret instead of
-Kazoo's RS256 key pair, same claims, absolute expiry. The configuration guarantees the secret
-(at least 16 characters), so there is no fallback to a random one."""
+Kazoo's RS256 key pair, same claims, absolute expiry, issuer "kazoo" (so no other dialect's
+token opens crossbar). Revoked tokens are remembered in the dialect's state until they expire."""
 
 from __future__ import annotations
 
@@ -9,61 +9,54 @@ import secrets
 import time
 from typing import Any
 
-import jwt
-
-from gateway.context import Gateway
+from gateway.tokens import TokenExpired, TokenInvalid
 
 from . import errors
+from .state import KazooState
 
-ALGORITHM = "HS256"
-ISSUER = "kazoo"
-_REVOKED = "kazoo.revoked"
+REQUIRED = ("exp", "account_id", "method")
 
 
-def issue(gw: Gateway, account_id: str, owner_id: str, method: str) -> str:
+def issue(state: KazooState, account_id: str, owner_id: str, method: str) -> str:
     now = int(time.time())
     claims: dict[str, Any] = {
         "account_id": account_id,
         "method": method,
         "iat": now,
-        "exp": now + gw.settings.gateway.token_ttl,
-        "iss": ISSUER,
+        "exp": now + state.gw.settings.gateway.token_ttl,
         "jti": secrets.token_hex(8),
     }
     if owner_id:
         claims["owner_id"] = owner_id
-    return jwt.encode(claims, gw.settings.gateway.token_secret, algorithm=ALGORITHM,
-                      headers={"typ": "JWT"})
+    return state.signer.issue(claims, headers={"typ": "JWT"})
 
 
 def _fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def revoke(gw: Gateway, token: str, exp: int) -> None:
-    revoked: dict[str, int] = gw.extras.setdefault(_REVOKED, {})
+def revoke(state: KazooState, token: str, exp: int) -> None:
+    revoked = state.revoked
     now = int(time.time())
     for key in [k for k, e in revoked.items() if e < now]:
         del revoked[key]  # expired tokens are refused anyway
     revoked[_fingerprint(token)] = exp
 
 
-def verify(gw: Gateway, token: str) -> dict[str, Any]:
+def verify(state: KazooState, token: str) -> dict[str, Any]:
     """The claims of a valid token; raises the 401 Kazoo gives for its failure."""
     try:
-        claims = jwt.decode(
-            token, gw.settings.gateway.token_secret, algorithms=[ALGORITHM], issuer=ISSUER,
-            options={"require": ["exp", "iss", "account_id", "method"]},
-        )
-    except jwt.ExpiredSignatureError:
+        claims = state.signer.verify(token, require=REQUIRED)
+    except TokenExpired:
         raise errors.expired_credentials() from None
-    except jwt.InvalidTokenError:
+    except TokenInvalid:
         raise errors.invalid_credentials() from None
-    if _fingerprint(token) in gw.extras.get(_REVOKED, {}):
+    if _fingerprint(token) in state.revoked:
         raise errors.expired_credentials()
-    account = gw.directory.account(str(claims["account_id"]))
+    directory = state.gw.directory
+    account = directory.account(str(claims["account_id"]))
     owner = claims.get("owner_id")
-    if account is None or (owner and (gw.directory.user(owner) is None
-                                      or gw.directory.user(owner).account != account.id)):
+    user = directory.user(owner) if owner else None
+    if account is None or (owner and (user is None or user.account != account.id)):
         raise errors.expired_credentials()  # the identity no longer exists: token not found
     return claims

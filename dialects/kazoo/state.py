@@ -1,0 +1,32 @@
+"""Everything the Kazoo dialect keeps between requests, in one typed object built once in
+`create_apps` and set on each of its applications under `STATE`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from gateway.context import Gateway
+from gateway.tokens import TokenSigner
+
+from .render import Items
+from .settings import KazooSettings
+
+
+@dataclass(slots=True)
+class KazooState:
+    gw: Gateway
+    options: KazooSettings
+    signer: TokenSigner
+    items: Items  # per-channel rendered list/detail items
+    revoked: dict[str, int] = field(default_factory=dict)  # token fingerprint -> its exp
+
+    @classmethod
+    def build(cls, gw: Gateway, options: KazooSettings) -> KazooState:
+        return cls(gw=gw, options=options,
+                   signer=TokenSigner(gw.settings.gateway.token_secret, "kazoo"),
+                   items=Items(gw.store, gw.directory))
+
+
+STATE = web.AppKey("kazoo", KazooState)
