@@ -9,27 +9,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from typing import Any
 
 from aiohttp import web
 
 from gateway.config import UserSettings
 from gateway.context import GATEWAY
+from gateway.credentials import same_secret
 from gateway.directory import Directory
-from gateway.http import request_key
 
 from .acl import ROOT, role_for
 from .body import body_of
-from .errors import CredentialsError, Handler, WebitelError
+from .errors import CredentialsError, WebitelError
 from .sessions import BadToken, Session, Sessions, now_ms
-
-PRINCIPAL = request_key("webitel.principal", object)
-SESSIONS = "webitel.sessions"
+from .state import STATE
 
 
 def sessions_of(request: web.Request) -> Sessions:
-    return request.app[GATEWAY].extras[SESSIONS]
+    return request.app[STATE].sessions
 
 
 def _first(value: Any) -> str:
@@ -47,14 +44,10 @@ def credentials(request: web.Request) -> tuple[str, str]:
     return token, key
 
 
-def same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
 def _password_ok(user: UserSettings | None, password: Any) -> bool:
     if user is None or not user.password or not isinstance(password, str):
         return False
-    return same(user.password, password)
+    return same_secret(password, user.password)
 
 
 def root_user(directory: Directory) -> UserSettings | None:
@@ -63,13 +56,17 @@ def root_user(directory: Directory) -> UserSettings | None:
 
 
 def login(request: web.Request) -> Session:
-    gw = request.app[GATEWAY]
     body = body_of(request)
-    username, password = body.get("username"), body.get("password")
+    return check_login(request.app[GATEWAY].directory, sessions_of(request),
+                       body.get("username"), body.get("password"))
+
+
+def check_login(directory: Directory, sessions: Sessions, username: Any,
+                password: Any) -> Session:
+    """A new session for `username`/`password` by the REST login's rules (the WebSocket
+    `auth` with `account`+`secret` uses them too); raises the login's errors."""
     if not isinstance(username, str) or not username:
         raise CredentialsError
-    directory = gw.directory
-    sessions = sessions_of(request)
     if username == "root":
         if not _password_ok(root_user(directory), password):
             raise WebitelError(401, "secret incorrect")
@@ -85,38 +82,44 @@ def login(request: web.Request) -> Session:
     role = role_for(user.role)
     if role.name == "root":  # a superduper admin is system-wide whichever login it uses
         return sessions.issue(role.token_acl, username=username, domain="", account_id="",
-                              role_name=role.name, role=role.value, acl=role.acl)
+                              role_name=role.name, role=role.value, acl=role.acl,
+                              user_id=user.id)
     return sessions.issue(role.token_acl, username=username, domain=account.realm,
                           account_id=account.id, role_name=role.name, role=role.value,
-                          acl=role.acl)
+                          acl=role.acl, user_id=user.id)
 
 
-def authenticate_v2(request: web.Request) -> Session:
-    """The 2017 guard: each failing step answers its own documented body."""
+async def authenticate_v2(request: web.Request) -> Session:
+    """The 2017 guard (the v2 endpoints' `auth`): each failing step answers its own
+    documented body."""
     token, key = credentials(request)
+    state = request.app[STATE]
+    return session_for(state.sessions, token, key, state.options.expired_status)
+
+
+def session_for(sessions: Sessions, token: str, key: str, expired_status: int) -> Session:
+    """The session a token and key open, or the guard's error for the first failing check."""
     if not token:
         raise WebitelError(401, "Invalid token")
-    sessions = sessions_of(request)
     try:
         claims = sessions.decode(token)
     except BadToken:
         raise WebitelError(401, "Invalid token") from None
     exp = claims.get("exp")
     if isinstance(exp, int | float) and not isinstance(exp, bool) and exp <= now_ms():
-        status = request.app[GATEWAY].settings.dialect("webitel").expired_status
-        raise WebitelError(status, "Token Expired")
+        raise WebitelError(expired_status, "Token Expired")
     if claims.get("v") == 2 and claims.get("t") == "domain":
         raise WebitelError(401, "Not found token")  # no domain tokens are ever issued here
     if not key:
         raise WebitelError(401, "Invalid Token or Key")
     session = sessions.get(key)
-    if session is None or not same(session.token, token):
+    if session is None or not same_secret(token, session.token):
         raise WebitelError(401, "Invalid User")
     return session
 
 
-def authenticate_v1(request: web.Request) -> Session:
-    """HTTP Basic `root:<root password>`; the principal is root."""
+async def authenticate_v1(request: web.Request) -> Session:
+    """HTTP Basic `root:<root password>` (the v1 endpoints' `auth`); the principal is root."""
     gw = request.app[GATEWAY]
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     try:
@@ -131,15 +134,6 @@ def authenticate_v1(request: web.Request) -> Session:
                    role=ROOT.value, acl=ROOT.acl, expires=0, token="")
 
 
-@web.middleware
-async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    path = request.path
-    if path.startswith("/api/v2/") or path == "/api/v2":
-        request[PRINCIPAL] = authenticate_v2(request)
-    elif path.startswith("/api/v1/") or path == "/api/v1":
-        request[PRINCIPAL] = authenticate_v1(request)
-    return await handler(request)
-
-
-def principal(request: web.Request) -> Session:
-    return request[PRINCIPAL]
+async def no_auth(request: web.Request) -> None:
+    """`/login` and `/logout` check credentials in their handlers, as the engine did."""
+    return None
