@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from lxml import etree
 
+from dialects.mor.state import STATE, MorState
 from gateway.app import build_app
 from gateway.config import Settings, parse
 from gateway.context import GATEWAY, Gateway
@@ -91,6 +92,15 @@ def settings(**mor: Any) -> Settings:
     data = tomllib.loads(DEMO_CONFIG.read_text() + EXTRA)
     data["dialects"]["mor"].update(mor)
     return parse(data, "test-mor")
+
+
+def mor_state(client: TestClient) -> MorState:
+    """MOR's state, from the sub-application mounted at /billing/api."""
+    for resource in client.server.app.router.resources():
+        sub = resource.get_info().get("app")
+        if sub is not None and STATE in sub:
+            return sub[STATE]
+    raise AssertionError("MOR is not mounted")
 
 
 def sha1(text: str) -> str:
@@ -645,12 +655,12 @@ async def test_a_change_shows_in_the_very_next_list_byte_for_byte(
 
     resp = await api.post("/billing/api/active_calls_get", params=query("admin"))
     body = await resp.read()
-    opts = gw.settings.dialect("mor")
+    state = mor_state(api)
     admin = next(u for u in gw.directory.users.values() if u.username == "admin")
     scope = Scope(gw, admin)
     assert scope.is_admin
-    servers = {b.name: b.server_id for b in gw.settings.backends}
     fresh = render.active_calls(
-        rows.fields(rows.build(gw, opts, call, n, servers), show_provider=True, now=now)
-        for n, call in routes.visible_calls(gw, opts, scope, now=now))
+        rows.fields(rows.build(gw, state.options, call, n, state.servers), show_provider=True,
+                    now=now)
+        for n, call in routes.visible_calls(state, scope, now=now))
     assert body == fresh

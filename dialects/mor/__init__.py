@@ -7,18 +7,25 @@ from aiohttp import web
 
 from gateway.config import DialectSettings
 from gateway.context import Gateway
+from gateway.dialect import DialectApps
 
 from . import routes, v2
 from .auth import sha1_hex
 from .errors import mor_errors
+from .settings import MorSettings
+from .state import STATE, build_state
 
 
-def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> dict[str, web.Application]:
+def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:
+    options = dialect_settings.options
+    if not isinstance(options, MorSettings):
+        options = MorSettings()
     app = web.Application(middlewares=[mor_errors],
                           client_max_size=gw.settings.gateway.max_body)
+    app[STATE] = build_state(gw, options)
     v2.add_routes(app)  # before the catch-all method route
     routes.add_routes(app)
-    return {"/billing/api": app}
+    return DialectApps(mounts={"/billing/api": app})
 
 
 def demo_lines(gw: Gateway) -> list[str]:

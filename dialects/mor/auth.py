@@ -8,30 +8,26 @@ byte by byte.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import time
 from collections.abc import Sequence
 
-import jwt
 from aiohttp import BasicAuth, web
 
 from gateway.context import Gateway
+from gateway.credentials import same_secret
 from gateway.directory import User
+from gateway.tokens import TokenExpired, TokenInvalid
 
 from .errors import FilterError, MethodError, RestError
 from .settings import MorSettings
+from .state import MorState
 
 TOKEN_TTL = 15 * 60  # X19: access tokens live 15 minutes
-ISSUER = "Flash Calls API"  # what MOR's own tokens carry in `iss`
 ACCESS_DENIED = "Access Denied"
 
 
 def sha1_hex(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8"))
 
 
 def api_keys(gw: Gateway, opts: MorSettings, user: User) -> list[str]:
@@ -57,9 +53,9 @@ def hash_matches(opts: MorSettings, given: str, values: Sequence[str], keys: Seq
     joined = "".join(values)
     ok = False
     for key in keys:
-        ok |= _same(given, sha1_hex(joined + key))
+        ok |= same_secret(given, sha1_hex(joined + key))
         if opts.lenient_hash:
-            ok |= _same(given, sha1_hex(key))
+            ok |= same_secret(given, sha1_hex(key))
     return ok
 
 
@@ -101,18 +97,19 @@ def authenticate(gw: Gateway, opts: MorSettings, params: dict[str, str],
 
 
 def check_password(user: User, password: str) -> bool:
-    return bool(user.password) and _same(password, user.password)
+    return bool(user.password) and same_secret(password, user.password)
 
 
 # ------------------------------------------------------------------------------ v2 (JWT)
 
 
-def issue_token(gw: Gateway, user: User) -> tuple[str, int]:
+def issue_token(state: MorState, user: User) -> tuple[str, int]:
+    """A 15-minute token with MOR's claims, in the order its own tokens list them."""
     now = int(time.time())
-    devices = ",".join(str(d.number) for d in gw.directory.devices_of_owner(user.id))
-    claims = {"assigned_devices": devices, "exp": now + TOKEN_TTL, "iat": now, "iss": ISSUER,
-              "sub": user.username, "uid": user.id}
-    return jwt.encode(claims, gw.settings.gateway.token_secret, algorithm="HS256"), now + TOKEN_TTL
+    devices = ",".join(str(d.number) for d in state.gw.directory.devices_of_owner(user.id))
+    claims = {"assigned_devices": devices, "exp": now + TOKEN_TTL, "iat": now,
+              "iss": state.signer.issuer, "sub": user.username, "uid": user.id}
+    return state.signer.issue(claims), now + TOKEN_TTL
 
 
 def basic_login(gw: Gateway, request: web.Request) -> User:
@@ -129,19 +126,17 @@ def basic_login(gw: Gateway, request: web.Request) -> User:
                     {"WWW-Authenticate": 'Basic realm="MOR API"'})
 
 
-def bearer_user(gw: Gateway, request: web.Request) -> User:
+def bearer_user(state: MorState, request: web.Request) -> User:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise RestError(401, "Authorization token is missing")
     try:
-        claims = jwt.decode(token.strip(), gw.settings.gateway.token_secret,
-                            algorithms=["HS256"], issuer=ISSUER,
-                            options={"require": ["exp", "iat", "sub", "uid"]})
-    except jwt.ExpiredSignatureError:
+        claims = state.signer.verify(token.strip(), require=("exp", "iat", "sub", "uid"))
+    except TokenExpired:
         raise RestError(401, "Authorization token has expired") from None
-    except jwt.PyJWTError:
+    except TokenInvalid:
         raise RestError(401, "Authorization token is invalid") from None
-    user = gw.directory.user(str(claims["uid"]))
+    user = state.gw.directory.user(str(claims["uid"]))
     if user is None or user.username != claims["sub"]:
         raise RestError(401, "Authorization token is invalid")
     return user

@@ -32,7 +32,7 @@ def legs_of(store: ChannelStore, key: str) -> list[Channel]:
     if first is None or first.state is State.HUNGUP:
         return []
     legs = [first]
-    peer = store.get(first.other_leg) if first.other_leg else None
+    peer = store.peer(first)
     if peer is not None and peer.state is not State.HUNGUP:
         legs.append(peer)
     return legs
@@ -51,8 +51,8 @@ def make_call(key: str, legs: list[Channel], store: ChannelStore) -> Call:
         inbound = [ch for ch in legs if ch.direction == "inbound"]
         a = min(inbound or legs, key=_order)
     b = by_id.get(a.other_leg) if a.other_leg else None
-    if b is None and a.other_leg:
-        peer = store.get(a.other_leg)
+    if b is None:
+        peer = store.peer(a)
         b = peer if peer is not None and peer.state is not State.HUNGUP else None
     if b is None:
         rest = [ch for ch in legs if ch is not a]

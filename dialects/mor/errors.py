@@ -6,18 +6,21 @@ Filter errors (API disabled, GET disabled, no key, bad hash) come before the met
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
-from gateway.context import GATEWAY
+from gateway.errors import (
+    BadForm,
+    BadJson,
+    BodyTooLarge,
+    ClientError,
+    MethodNotAllowed,
+    UrlTooLong,
+    error_middleware,
+)
 from gateway.http import request_key
-from gateway.logs import brief
 
 from . import render
-
-log = logging.getLogger("callgate.mor")
+from .state import STATE
 
 PARAMS = request_key("mor.params", dict)  # the merged query/body parameters, once read
 
@@ -66,34 +69,74 @@ def _is_rest(request: web.Request) -> bool:
 
 
 def _xml(request: web.Request, body: bytes) -> web.Response:
-    opts = request.app[GATEWAY].settings.dialect("mor")
+    state = request.app.get(STATE)
     params = request.get(PARAMS) or {}
-    return render.respond(body, opts, inline=params.get("test") == "1")
+    return render.respond(body, state.options if state is not None else None,
+                          inline=params.get("test") == "1")
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+def _rest(request: web.Request, exc: RestError) -> web.Response:
+    return rest_response(exc.status, exc.message, exc.headers)
 
 
-@web.middleware
-async def mor_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Everything, including aiohttp's own 404/405 and bugs, leaves in the platform's shape."""
-    try:
-        return await handler(request)
-    except RestError as exc:
-        return rest_response(exc.status, exc.message, exc.headers)
-    except UndefinedMethod as exc:
-        return _xml(request, render.undefined_method(exc.message))
-    except MorError as exc:
-        body = (render.filter_error if exc.filter_level else render.page_error)(exc.message)
-        return _xml(request, body)
-    except web.HTTPException as exc:
-        if _is_rest(request):
-            return rest_response(exc.status, exc.reason)
-        name = request.path.removeprefix("/billing/api").strip("/")
-        return _xml(request, render.undefined_method(name))
-    except Exception as exc:
-        # never the parameters: they may hold a password (`p`)
-        log.error("mor: unexpected %s on %s %s", brief(exc), request.method, request.path)
-        if _is_rest(request):
-            return rest_response(500, "Internal error")
-        return _xml(request, render.filter_error("Internal error"))
+def _undefined(request: web.Request, exc: UndefinedMethod) -> web.Response:
+    return _xml(request, render.undefined_method(exc.message))
+
+
+def _mor(request: web.Request, exc: MorError) -> web.Response:
+    body = (render.filter_error if exc.filter_level else render.page_error)(exc.message)
+    return _xml(request, body)
+
+
+def _http(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusals: JSON for v2, else Rails' answer to a path it has no action for."""
+    if _is_rest(request):
+        return rest_response(exc.status, exc.reason)
+    name = request.path.removeprefix("/billing/api").strip("/")
+    return _xml(request, render.undefined_method(name))
+
+
+def _not_found(request: web.Request, exc: MethodNotAllowed) -> web.Response:
+    """A v2 path with a method it does not serve is a route Rails does not have: 404; the
+    XML API has no method list (any verb reaches the filters), so an exotic verb is an
+    undefined method there."""
+    if _is_rest(request):
+        return rest_response(404, "Not found")
+    name = request.path.removeprefix("/billing/api").strip("/")
+    return _xml(request, render.undefined_method(name))
+
+
+#: What MOR says for requests refused before any method runs (filter-level, as MOR's own
+#: size limit answers); v2 keeps the HTTP status.
+CLIENT_MESSAGES: dict[type[ClientError], str] = {
+    BodyTooLarge: "Request is too large",
+    UrlTooLong: "Request URI is too long",
+    BadForm: "Parameters could not be read",
+    BadJson: "Parameters could not be read",
+}
+
+
+def _client(request: web.Request, exc: ClientError) -> web.Response:
+    message = next((m for cls, m in CLIENT_MESSAGES.items() if isinstance(exc, cls)),
+                   "Bad request")
+    if _is_rest(request):
+        return rest_response(exc.status, message)
+    return _xml(request, render.filter_error(message))
+
+
+def _bug(request: web.Request, exc: Exception) -> web.Response:
+    # the core logs one line (never the parameters: they may hold a password, `p`)
+    if _is_rest(request):
+        return rest_response(500, "Internal error")
+    return _xml(request, render.filter_error("Internal error"))
+
+
+mor_errors = error_middleware("mor", {
+    RestError: _rest,
+    UndefinedMethod: _undefined,
+    MorError: _mor,
+    MethodNotAllowed: _not_found,
+    ClientError: _client,
+    web.HTTPException: _http,
+    Exception: _bug,
+})

@@ -17,7 +17,8 @@ from . import geo
 from .errors import MethodError
 from .rows import Row
 from .scope import Scope
-from .settings import DestinationGroup, MorSettings, Provider
+from .settings import DestinationGroup, Provider
+from .state import MorState
 
 
 @lru_cache(maxsize=1024)
@@ -81,14 +82,15 @@ class Filters:
         return self.source is None or number_matches(self.source, row.src)
 
 
-def parse(gw: Gateway, opts: MorSettings, scope: Scope, params: dict[str, str]) -> Filters:
+def parse(state: MorState, scope: Scope, params: dict[str, str]) -> Filters:
     """Read and check the filters; an empty value is the same as an absent one."""
     p = {k: v.strip() for k, v in params.items() if k.startswith("s_") and v.strip()}
     f = Filters()
+    gw, opts = state.gw, state.options
     directory = gw.directory
     if "s_server" in p:
         n = _int(p["s_server"])
-        if n is None or n not in {b.server_id for b in gw.settings.backends}:
+        if n is None or n not in state.servers.values():
             raise MethodError("Server was not found")
         f.server_id = n
     if "s_country" in p:

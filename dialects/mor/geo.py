@@ -46,7 +46,7 @@ def lookup(number: str) -> Destination:
     if not phonenumbers.is_possible_number(parsed):
         return NONE
     region = phonenumbers.region_code_for_number(parsed) or \
-        phonenumbers.region_code_for_country_code(parsed.country_code)
+        phonenumbers.region_code_for_country_code(parsed.country_code or 0)
     country = pycountry.countries.get(alpha_2=region) if region and region != "001" else None
     if country is None:
         return NONE

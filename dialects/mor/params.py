@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from gateway.http import BodyTooLarge, read_body
+from gateway.http import read_body, read_form
 
 from .errors import PARAMS, FilterError
 
@@ -22,27 +22,20 @@ def _parse(raw: str) -> dict[str, str]:
 
 
 async def read_params(request: web.Request, limit: int) -> dict[str, str]:
-    """Query and body parameters (body wins, last duplicate wins); oversize or non-UTF-8
-    input becomes a MOR filter error instead of a server error."""
+    """Query and body parameters (body wins, last duplicate wins); non-UTF-8 input is a MOR
+    filter error; an oversize or malformed body raises the core's `BodyTooLarge`/`BadForm`,
+    which MOR's error map answers in its own shape."""
     params = _parse(request.rel_url.raw_query_string)
     request[PARAMS] = params  # so an error below still honours `test=1`
     ctype = request.content_type
-    try:
-        if ctype == MULTIPART:
-            if request.content_length is not None and request.content_length > limit:
-                raise BodyTooLarge
-            form = await request.post()
-            params.update({k: v for k, v in form.items() if isinstance(v, str)})
-        else:
-            raw = await read_body(request, limit)
-            if raw and ctype in (FORM, "application/octet-stream", ""):
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise FilterError("Parameters must be UTF-8 encoded") from None
-                params.update(_parse(text))
-    except (BodyTooLarge, web.HTTPRequestEntityTooLarge):
-        raise FilterError("Request is too large") from None
-    except UnicodeDecodeError:
-        raise FilterError("Parameters must be UTF-8 encoded") from None
+    if ctype == MULTIPART:
+        params.update(await read_form(request))
+        return params
+    raw = await read_body(request, limit)
+    if raw and ctype in (FORM, "application/octet-stream", ""):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FilterError("Parameters must be UTF-8 encoded") from None
+        params.update(_parse(text))
     return params

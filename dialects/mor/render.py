@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from aiohttp import web
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from .settings import MorSettings
 

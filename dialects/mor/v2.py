@@ -8,37 +8,58 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.context import GATEWAY, Gateway
+from gateway.context import Gateway
 from gateway.control import CommandError, NotFound, Unavailable
+from gateway.directory import User
+from gateway.endpoint import Endpoint, add_endpoints
 
 from . import calls
 from .auth import TOKEN_TTL, basic_login, bearer_user, issue_token
 from .errors import RestError
 from .filters import _int
-from .routes import call_ids, visible_calls
+from .routes import ANY_METHOD, visible_calls
 from .scope import Scope
+from .state import STATE, MorState
 
 NOT_FOUND = "Active call was not found"
 
 
-def _gw(request: web.Request) -> Gateway:
-    gw = request.app[GATEWAY]
-    if not gw.settings.dialect("mor").rest_api:
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """A v2 request with a valid token: MOR's state and the token's user."""
+
+    state: MorState
+    user: User
+
+
+def _state(request: web.Request) -> MorState:
+    """MOR's state, when the REST service is on (MOR answers 404 for it otherwise)."""
+    state = request.app[STATE]
+    if not state.options.rest_api:
         raise RestError(404, "Not found")
-    return gw
+    return state
+
+
+async def _open(request: web.Request) -> MorState:
+    return _state(request)
+
+
+async def _bearer(request: web.Request) -> Bearer:
+    state = _state(request)
+    return Bearer(state, bearer_user(state, request))
 
 
 def _now_text() -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S")
 
 
-async def login(request: web.Request) -> web.Response:
-    gw = _gw(request)
-    user = basic_login(gw, request)
-    token, expires = issue_token(gw, user)
+async def login(request: web.Request, state: MorState) -> web.Response:
+    user = basic_login(state.gw, request)
+    token, expires = issue_token(state, user)
     return web.json_response({"token": token, "token_type": "Bearer",
                               "expires_in": TOKEN_TTL, "expires_at": expires})
 
@@ -61,14 +82,12 @@ def _failure(exc: CommandError) -> RestError:
     return RestError(502, "Call could not be hung up")
 
 
-async def drop_one(request: web.Request) -> web.Response:
-    gw = _gw(request)
-    user = bearer_user(gw, request)
-    raw = request.match_info["id"]
-    n = _int(raw)
-    key = call_ids(gw).key_for(n) if n is not None else None
+async def drop_one(request: web.Request, who: Bearer) -> web.Response:
+    gw = who.state.gw
+    n = _int(request.match_info["id"])
+    key = who.state.call_ids.key_for(n) if n is not None else None
     legs = calls.legs_of(gw.store, key) if key else []
-    if not legs or not Scope(gw, user).sees_any(legs):
+    if not legs or not Scope(gw, who.user).sees_any(legs):
         raise RestError(404, NOT_FOUND)  # another tenant's call does not exist for you
     try:
         await _hang_up(gw, calls.make_call(key or "", legs, gw.store))
@@ -78,11 +97,9 @@ async def drop_one(request: web.Request) -> web.Response:
                               "hung_up_at": _now_text()})
 
 
-async def drop_all(request: web.Request) -> web.Response:
-    gw = _gw(request)
-    user = bearer_user(gw, request)
-    opts = gw.settings.dialect("mor")
-    found = visible_calls(gw, opts, Scope(gw, user), now=time.time())
+async def drop_all(request: web.Request, who: Bearer) -> web.Response:
+    gw = who.state.gw
+    found = visible_calls(who.state, Scope(gw, who.user), now=time.time())
     results = await asyncio.gather(*(_hang_up(gw, c) for _, c in found),
                                    return_exceptions=True)
     done = [n for (n, _), r in zip(found, results, strict=True) if r is None]
@@ -96,14 +113,17 @@ async def drop_all(request: web.Request) -> web.Response:
                               "hung_up_call_ids": done, "hung_up_at": _now_text()})
 
 
-async def not_found(request: web.Request) -> web.Response:
-    _gw(request)
+async def not_found(request: web.Request, state: MorState) -> web.Response:
     raise RestError(404, "Not found")
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v2/authentication/login", login)
-    app.router.add_delete("/v2/active_calls/{id}", drop_one)
-    app.router.add_delete("/v2/active_calls", drop_all)
-    app.router.add_delete("/v2/active_calls/", drop_all)
-    app.router.add_route("*", "/v2/{tail:.*}", not_found)
+    """A path or verb the service does not have is Rails' 404, in the service's JSON."""
+    drop_all_ = Endpoint(("DELETE",), drop_all, _bearer)
+    add_endpoints(app, [
+        ("/v2/authentication/login", Endpoint(("POST",), login, _open)),
+        ("/v2/active_calls/{id}", Endpoint(("DELETE",), drop_one, _bearer)),
+        ("/v2/active_calls", drop_all_),
+        ("/v2/active_calls/", drop_all_),
+        ("/v2/{tail:.*}", Endpoint(ANY_METHOD, not_found, _open)),
+    ])

@@ -1,0 +1,146 @@
+"""MOR under hostile input: a body nested 3,000 levels deep, a malformed multipart body and a
+100 KB URL each get MOR's own error shape (XML `<status>` at HTTP 200, or v2's JSON) with no
+traceback and no ERROR in the log; a well-signed token of another issuer is refused by v2."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import jwt
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from lxml import etree
+
+from gateway.app import SERVER_LIMITS, build_app
+from gateway.context import Gateway
+from gateway.demo import load_demo
+
+ADMIN_HASH = hashlib.sha1(b"admin456789").hexdigest()
+CALLS = "/billing/api/active_calls_get"
+DROP = "/billing/api/v2/active_calls"
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[tuple[Gateway, TestClient]]:
+    gw = Gateway.build(load_demo(), backends=False)
+    server = TestServer(build_app(gw, manage_backends=False))
+    await server.start_server(**SERVER_LIMITS)  # TestServer() itself drops these keywords
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        yield gw, client
+    finally:
+        await client.close()
+
+
+def quiet(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing at ERROR or above, and no traceback, was logged."""
+    for record in caplog.records:
+        assert record.levelno < logging.ERROR, record.getMessage()
+        assert record.exc_info is None, record.getMessage()
+        assert "Traceback" not in record.getMessage()
+
+
+async def status_error(resp: object) -> str:
+    """The text of MOR's filter-level `<status><error>`, answered with HTTP 200."""
+    assert resp.status == 200  # type: ignore[attr-defined]
+    body = await resp.read()  # type: ignore[attr-defined]
+    assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+    assert b"Traceback" not in body
+    doc = etree.fromstring(body)
+    assert doc.tag == "status"
+    return str(doc.findtext("error"))
+
+
+async def test_form_nested_3000_levels_deep(client: tuple[Gateway, TestClient],
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """The XML API reads forms, not JSON: a Rails-style key nested 3,000 levels deep is one
+    more (unknown) parameter, and the request is answered as without it."""
+    _, api = client
+    caplog.set_level(logging.DEBUG)
+    deep = "x" + "[x]" * 3000
+    for ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if ctype.startswith("multipart"):
+            resp = await api.post(CALLS, data={"u": "admin", "hash": ADMIN_HASH, deep: "1"})
+        else:
+            body = f"u=admin&hash={ADMIN_HASH}&{deep}=1".encode()
+            resp = await api.post(CALLS, data=body, headers={"Content-Type": ctype})
+        assert resp.status == 200
+        doc = etree.fromstring(await resp.read())
+        assert doc.tag == "page"  # the list (here: "No data found..."), not an error
+        assert doc.findtext("status/error") is None
+    quiet(caplog)
+
+
+async def test_json_nested_3000_levels_deep(client: tuple[Gateway, TestClient],
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A JSON body is not a source of parameters for MOR (Rails would not read it for this
+    API either); nested 3,000 deep it changes nothing, on both services."""
+    _, api = client
+    caplog.set_level(logging.DEBUG)
+    deep = b"[" * 3000 + b"]" * 3000
+    headers = {"Content-Type": "application/json"}
+    resp = await api.post(CALLS, params={"u": "admin", "hash": ADMIN_HASH}, data=deep,
+                          headers=headers)
+    assert resp.status == 200
+    assert etree.fromstring(await resp.read()).tag == "page"
+    resp = await api.delete(DROP, data=deep, headers=headers)
+    assert resp.status == 401
+    assert await resp.json() == {"status": "error", "error": "Authorization token is missing"}
+    quiet(caplog)
+
+
+@pytest.mark.parametrize("body", [
+    b"--b\r\nContent-Disposition: form-data; name=\"u\"\r\n\r\nadmin",  # never closed
+    b"no boundary here at all",
+    b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n",  # a part with no name
+    b"--b\r\nContent-Type: text/plain; charset=no-such-charset\r\n"
+    b"Content-Disposition: form-data; name=\"u\"\r\n\r\nadmin\r\n--b--\r\n",
+])
+async def test_malformed_multipart_is_a_mor_error(client: tuple[Gateway, TestClient],
+                                                  caplog: pytest.LogCaptureFixture,
+                                                  body: bytes) -> None:
+    _, api = client
+    caplog.set_level(logging.DEBUG)
+    resp = await api.post(CALLS, params={"u": "admin", "hash": ADMIN_HASH}, data=body,
+                          headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert await status_error(resp) == "Parameters could not be read"
+    quiet(caplog)
+
+
+async def test_100_kb_url(client: tuple[Gateway, TestClient],
+                          caplog: pytest.LogCaptureFixture) -> None:
+    _, api = client
+    caplog.set_level(logging.DEBUG)
+    junk = "x" * 100_000
+    resp = await api.post(f"{CALLS}?u=admin&hash={ADMIN_HASH}&s_source={junk}")
+    assert await status_error(resp) == "Request URI is too long"
+    resp = await api.delete(f"{DROP}/1?junk={junk}")
+    assert resp.status == 414
+    assert await resp.json() == {"status": "error", "error": "Request URI is too long"}
+    quiet(caplog)
+
+
+async def test_v2_refuses_a_well_signed_token_of_another_issuer(
+        client: tuple[Gateway, TestClient]) -> None:
+    """Signed with the gateway's own secret, MOR's claims, HS256: only `iss` differs."""
+    gw, api = client
+    alice = next(u for u in gw.directory.users.values() if u.username == "alice")
+    now = int(time.time())
+    claims = {"assigned_devices": "201", "exp": now + 900, "iat": now, "sub": "alice",
+              "uid": alice.id}
+    secret = gw.settings.gateway.token_secret
+    good = jwt.encode({**claims, "iss": "Flash Calls API"}, secret, algorithm="HS256")
+    resp = await api.delete(f"{DROP}/999999", headers={"Authorization": f"Bearer {good}"})
+    assert resp.status == 404  # the token is accepted; the call does not exist
+    for issuer in ("kazoo", "webitel", "callflow", "mor", None):
+        payload = dict(claims) if issuer is None else {**claims, "iss": issuer}
+        token = jwt.encode(payload, secret, algorithm="HS256")
+        for method, path in (("DELETE", f"{DROP}/1"), ("DELETE", DROP)):
+            resp = await api.request(method, path, headers={"Authorization": f"Bearer {token}"})
+            assert resp.status == 401
+            assert await resp.json() == {"status": "error",
+                                         "error": "Authorization token is invalid"}
