@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gateway.directory import KEPT_VARIABLES
-from gateway.model import Channel, State, derive_state
+from gateway.model import Channel, State, Waiting, derive_state
 from gateway.store import ChannelStore
 
 Message = Mapping[str, Any]  # panoramisk Message: case-insensitive, repeated keys as lists
@@ -41,6 +41,15 @@ LIST_ITEMS = frozenset({"coreshowchannel", "coreshowchannelscomplete", "status",
                         "bridgelistitem", "bridgeinfochannel", "channelhungup"})
 _TRIVIAL_EXTENS = frozenset({"", "s", "h", "i", "t"})
 _GONE_MEMORY = 4096  # recently hung-up ids remembered so late events cannot resurrect them
+
+
+#: Asterisk applications (matched without case, as the dialplan does) that say what a leg waits
+#: in (gateway.model.Waiting).
+WAITING_APPS = {"queue": Waiting.QUEUE, "playback": Waiting.GREETING}
+
+
+def waiting_of(application: str) -> Waiting:
+    return WAITING_APPS.get(application.lower(), Waiting.NONE)
 
 
 def cause_name(code: str | int) -> str:
@@ -231,6 +240,8 @@ class AmiMapper:
             if up and (ch is None or not ch.answered_at):
                 changes["answered_at"] = ts
         changes.update(self._state(ch, changes))
+        if "application" in changes:
+            changes["waiting"] = waiting_of(changes["application"])
         return self.store.apply(self.node, uid, changes)
 
     @staticmethod
@@ -482,6 +493,7 @@ class AmiMapper:
             ch.call_id = ch.call_id or (current.call_id if current else "") or uid
             ch.application = clean(item.get("Application"))
             ch.application_data = clean(item.get("ApplicationData"))
+            ch.waiting = waiting_of(ch.application)
             ch.created = now - parse_duration(clean(item.get("Duration")))
             ch.answered = bool(up)
             if current is not None:

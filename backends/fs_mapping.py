@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.directory import KEPT_VARIABLES
-from gateway.model import Channel, State, derive_state
+from gateway.model import Channel, State, Waiting, derive_state
 from gateway.store import ChannelStore
 
 from .esl_protocol import Event
@@ -37,6 +37,16 @@ _TABLE_STATES = frozenset({
 })
 _CODEC = (("read_codec", "Channel-Read-Codec-Name"), ("read_rate", "Channel-Read-Codec-Rate"),
           ("write_codec", "Channel-Write-Codec-Name"), ("write_rate", "Channel-Write-Codec-Rate"))
+#: FreeSWITCH applications that say what a leg waits in (gateway.model.Waiting).
+WAITING_APPS = {"fifo": Waiting.QUEUE, "callcenter": Waiting.QUEUE, "valet_park": Waiting.PARK,
+                "playback": Waiting.GREETING, "speak": Waiting.GREETING,
+                "play_and_get_digits": Waiting.GREETING}
+
+
+def waiting_of(application: str) -> Waiting:
+    return WAITING_APPS.get(application, Waiting.NONE)
+
+
 _ROUTING = (("caller_id_name", "Caller-Caller-ID-Name"),
             ("caller_id_number", "Caller-Caller-ID-Number"), ("ip_addr", "Caller-Network-Addr"),
             ("destination", "Caller-Destination-Number"), ("dialplan", "Caller-Dialplan"),
@@ -211,6 +221,8 @@ class FsMapper:
                 _attribution(ev, out, ch.name if ch else "", ch.direction if ch else "")
         _live(ev, out)
         _derive_state(ch, out)
+        if "application" in out:
+            out["waiting"] = waiting_of(out["application"])
         self.store.apply(self.node, uid, out)
 
     # ------------------------------------------------------------ per event
@@ -380,6 +392,7 @@ def row_to_channel(row: Mapping[str, str], node: str) -> Channel:
         destination=g("dest", ""), callee_number=g("callee_num", ""),
         callee_name=g("callee_name", ""), call_id=g("call_uuid") or row["uuid"],
         context=g("context", ""), dialplan=g("dialplan", ""), application=app,
+        waiting=waiting_of(app),
         application_data=g("application_data", ""), read_codec=g("read_codec", ""),
         read_rate=g("read_rate", ""), write_codec=g("write_codec", ""),
         write_rate=g("write_rate", ""), ip_addr=g("ip_addr", ""),

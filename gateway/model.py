@@ -22,6 +22,16 @@ class State(StrEnum):
     HUNGUP = "hungup"
 
 
+class Waiting(StrEnum):
+    """What a leg waits in, as the switch's running application says (mapped by each backend
+    from its own application names), so no dialect reads a switch's vocabulary."""
+
+    NONE = ""
+    QUEUE = "queue"  # a call queue: FS mod_fifo/mod_callcenter, Asterisk Queue
+    PARK = "park"  # a parking lot a desk picks calls up from (FS valet_park)
+    GREETING = "greeting"  # a prompt played before the caller is queued (playback, speak...)
+
+
 def derive_state(*, hungup: bool, held: bool, parked: bool, answered: bool,
                  early: bool) -> State:
     """The one normalized state, by hungup > held > parked > answered > early > ringing, for
@@ -108,6 +118,7 @@ class Channel:
     # bumped by the store on every change it applies, unique across channels: a rendering made
     # at one version is still exact while the version is (gateway/render_cache.py)
     version: int = field(default=0, compare=False)
+    waiting: Waiting = Waiting.NONE  # from the running application (backends map the names)
 
     @property
     def bridged(self) -> bool:

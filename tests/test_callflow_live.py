@@ -10,6 +10,7 @@ import pytest
 from aiohttp import ClientWebSocketResponse
 
 from gateway.model import State
+from tests.callflow_util import callflow_state
 from tests.harness import Live, live_gateway
 
 CAROL, DAN, ALICE, ERIN = "token-carol", "token-dan", "token-alice", "token-erin"
@@ -189,5 +190,5 @@ async def test_originate_failure_is_reported_natively():
         status, body = await post(live, "/call/originate", ERIN, context="1@4", extension="202")
         assert (status, body) == (500, {"status": "unhandled exception",
                                         "description": "Originate failed: USER_BUSY"})
-        calls = live.gw.extras["callflow.calls"]
+        calls = callflow_state(live).calls
         assert calls.assigned == {} and calls.current == {}

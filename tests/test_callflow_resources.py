@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientWebSocketResponse
 
+from tests.callflow_util import callflow_state
 from tests.harness import Live, live_gateway
 
 CAROL, DAN, ALICE, ERIN = "token-carol", "token-dan", "token-alice", "token-erin"
@@ -70,7 +71,7 @@ async def test_peers_follow_the_phones_calls():
 
 
 def _state(live: Live, name: str) -> str:
-    d = live.gw.extras["callflow.directory"]
+    d = callflow_state(live).directory
     device = next(x for x in d.gw.directory.devices.values() if x.sip_username == name)
     return d.state(device)
 
@@ -167,7 +168,7 @@ async def test_reload_reevaluates_only_the_callers_organization():
         assert await events(erin, 2) == [("call_offer", beta), ("queue_join", beta)]
 
         # the dialect loses track of both calls: a reload is what re-derives them
-        notifier = live.gw.extras["callflow.notifier"]
+        notifier = callflow_state(live).notifier
         del notifier.last[a], notifier.last[beta]
         resp = await live.client.post("/state/reload", params={"token": CAROL})
         assert (resp.status, await resp.json()) == (200, {})

@@ -9,65 +9,54 @@ from aiohttp import web
 
 from gateway.config import DialectSettings
 from gateway.context import Gateway
+from gateway.dialect import DialectApps
 
 from . import resources, routes, sockets
 from .auth import TokenAuth
 from .calls import Calls
 from .commands import Commands
-from .errors import error_middleware
+from .errors import middlewares
 from .notify import Notifier
 from .peers import Directory
 from .render import View
 from .settings import CallflowSettings
+from .state import STATE, CallflowState
 
 
-def _shared(gw: Gateway, options: CallflowSettings) -> tuple[TokenAuth, Commands, Notifier]:
-    """One set per gateway, however many times the apps are built."""
-    if "callflow.commands" not in gw.extras:
-        calls = Calls(gw.directory)
-        view = View(gw, calls)
-        notifier = Notifier(gw.store, calls, view)
-        gw.extras["callflow.calls"] = calls
-        gw.extras["callflow.directory"] = Directory(gw, view)
-        gw.extras["callflow.notifier"] = notifier
-        gw.extras["callflow.auth"] = TokenAuth(gw, options)
-        gw.extras["callflow.commands"] = Commands(gw, calls, view, notifier,
-                                                  options.originate_timeout)
-    return (gw.extras["callflow.auth"], gw.extras["callflow.commands"],
-            gw.extras["callflow.notifier"])
+def build_state(gw: Gateway, options: CallflowSettings) -> CallflowState:
+    calls = Calls(gw.directory)
+    view = View(gw, calls)
+    notifier = Notifier(gw.store, calls, view)
+    return CallflowState(
+        options=options, max_body=gw.settings.gateway.max_body,
+        auth=TokenAuth(gw, options), calls=calls, view=view,
+        commands=Commands(gw, calls, view, notifier, options.originate_timeout),
+        notifier=notifier, directory=Directory(gw, view))
 
 
-def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> dict[str, web.Application]:
+def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:
     options = dialect_settings.options or CallflowSettings()
-    auth, commands, notifier = _shared(gw, options)
-    max_body = gw.settings.gateway.max_body
+    state = build_state(gw, options)
 
-    call = web.Application(middlewares=[error_middleware], client_max_size=max_body)
-    call[routes.AUTH] = auth
-    call[routes.COMMANDS] = commands
+    def make() -> web.Application:
+        app = web.Application(middlewares=middlewares(), client_max_size=state.max_body)
+        app[STATE] = state
+        return app
+
+    call = make()
     routes.add_routes(call)
-
-    events = web.Application(middlewares=[error_middleware], client_max_size=max_body)
-    events[routes.AUTH] = auth
-    events[sockets.NOTIFIER] = notifier
+    events = make()
     sockets.add_routes(events)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        notifier.start()
+        state.notifier.start()
         yield
-        await notifier.stop()
-        await auth.close()
+        await state.notifier.stop()
+        await state.auth.close()
 
     events.cleanup_ctx.append(lifecycle)
-
-    def resource_app() -> web.Application:
-        app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
-        app[routes.AUTH] = auth
-        app[resources.DIRECTORY] = gw.extras["callflow.directory"]
-        app[resources.NOTIFIER] = notifier
-        return app
-
-    return {"/call": call, "/notifications": events, **resources.apps(resource_app)}
+    return DialectApps(mounts={"/call": call, "/notifications": events,
+                               **resources.apps(make)})
 
 
 def demo_lines(gw: Gateway) -> list[str]:

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import aiohttp
 
 from gateway.context import Gateway
+from gateway.credentials import same_secret
 
 from .errors import not_authorized
 from .settings import CallflowSettings
@@ -80,7 +81,7 @@ class TokenAuth:
 
     def _static(self, token: str) -> Agent | None:
         user = self.gw.directory.user_by_token(token)
-        if user is None:
+        if user is None or not same_secret(token, user.callflow_token):
             return None
         return self._make(user.number, user.extension, ROLE_GROUPS.get(user.role, ()), user.name)
 

@@ -8,19 +8,33 @@ original kept it in a user->call map too), cleared when the channel goes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from gateway.directory import Directory
-from gateway.model import Channel, State
+from gateway.model import Channel, State, Waiting
 
-#: Applications that mean "waiting in a queue" (FreeSWITCH mod_fifo/mod_callcenter, Asterisk).
-QUEUE_APPS = frozenset({"fifo", "callcenter", "queue", "valet_park", "Queue"})
-#: Applications that play the greeting before the caller is queued: the call is locked then.
-GREETING_APPS = frozenset({"playback", "speak", "play_and_get_digits", "Playback"})
+
+class CallState(StrEnum):
+    """A call's state on the wire (`state` of a call object, the notifications' transitions)."""
+
+    CREATED = "created"  # only as the old state of a call first seen (notifications)
+    QUEUED = "queued"
+    PARKED = "parked"
+    SPEAKING = "speaking"
+    TRANSFERRING = "transferring"
+    TRANSFERRED = "transferred"
+    RINGING = "ringing"
+    HUNGUP = "hungup"
+    UNKNOWN = "unknown"
+
+
+#: Waiting in a queue or a parking lot the desks pick up from: a caller for the receptionists.
+RECEPTION_WAITS = frozenset({Waiting.QUEUE, Waiting.PARK})
 
 
 @dataclass
 class Calls:
-    """Per-gateway call-flow-control state, kept in `gw.extras["callflow.calls"]`."""
+    """Per-gateway call-flow-control call state (part of `CallflowState`)."""
 
     directory: Directory
     assigned: dict[str, int] = field(default_factory=dict)  # channel id -> agent number
@@ -75,7 +89,7 @@ class Calls:
         """A caller for the receptionists: dialled a DID, or the dialplan marked it queued."""
         if ch.var("callgate_reception_id") or ch.var("callgate_queue"):
             return True
-        if ch.application in QUEUE_APPS:
+        if ch.waiting in RECEPTION_WAITS:
             return True
         return ch.direction == "inbound" and bool(ch.destination) and \
             self.directory.did(ch.destination) is not None
@@ -97,38 +111,33 @@ class Calls:
 
     def locked(self, ch: Channel, owner: int | None) -> bool:
         """Still hearing the greeting before the queue: not yet available for pickup."""
-        return owner is None and ch.application in GREETING_APPS and self.is_reception(ch) \
+        return owner is None and ch.waiting is Waiting.GREETING and self.is_reception(ch) \
             and ch.state != State.HUNGUP
 
-    def state(self, ch: Channel, owner: int | None) -> str:
+    def state(self, ch: Channel, owner: int | None) -> CallState:
         if ch.state == State.HUNGUP:
-            return "hungup"
-        is_bridged = bridged(ch)
-        if ch.id in self.moving and not is_bridged:
-            return "transferring"  # leaving the queue or the parking lot for an agent
-        if is_bridged:
-            return "transferred" if ch.id in self.transferred else "speaking"
+            return CallState.HUNGUP
+        talking = ch.bridged and not ch.held  # a held leg is parked, however bridged
+        if ch.id in self.moving and not talking:
+            return CallState.TRANSFERRING  # leaving the queue or the parking lot for an agent
+        if talking:
+            return CallState.TRANSFERRED if ch.id in self.transferred else CallState.SPEAKING
         reception = self.is_reception(ch)
         if ch.parked or ch.held or ch.state in (State.PARKED, State.HELD):
-            return "queued" if owner is None and reception else "parked"
+            return CallState.QUEUED if owner is None and reception else CallState.PARKED
         if owner is None and reception:
-            return "queued"
+            return CallState.QUEUED
         if owner is not None and ch.direction == "inbound":
-            return "transferring"  # on its way to the agent's phone
+            return CallState.TRANSFERRING  # on its way to the agent's phone
         if ch.state in (State.RINGING, State.EARLY) or not ch.answered:
-            return "ringing"
-        return "unknown"
+            return CallState.RINGING
+        return CallState.UNKNOWN
 
     def note_bridge(self, ch: Channel) -> None:
         """A requested transfer that has now bridged reports `transferred`; a picked-up call
         that has reached the agent's phone is no longer moving."""
-        if bridged(ch):
+        if ch.bridged and not ch.held:
             self.moving.discard(ch.id)
         if ch.other_leg and frozenset((ch.id, ch.other_leg)) in self.transfers:
             self.transferred.update((ch.id, ch.other_leg))
 
-
-def bridged(ch: Channel) -> bool:
-    """Talking to its peer. A parked caller that another leg intercepted counts as bridged
-    even when the switch sent no unpark for it; a held one does not."""
-    return bool(ch.other_leg) and not ch.held and ch.state in (State.ANSWERED, State.PARKED)

@@ -19,7 +19,7 @@ from gateway.control import CommandError, Endpoint, NotFound, Rejected
 from gateway.model import Channel, State
 
 from .auth import Agent
-from .calls import Calls
+from .calls import Calls, CallState
 from .errors import (
     UNHANDLED,
     CallflowError,
@@ -59,7 +59,8 @@ class Commands:
         if ch is None:
             return None
         if ch.id in self.calls.agent_legs:
-            return self.view.visible(agent, ch.other_leg) if ch.other_leg else None
+            peer = self.gw.store.peer(ch)
+            return self.view.visible(agent, peer.id) if peer is not None else None
         return ch
 
     def _gone(self, channel_id: str) -> bool:
@@ -70,7 +71,8 @@ class Commands:
     async def implicit_park(self, agent: Agent, keep: str = "") -> None:
         """Park the agent's current call before it takes another, as the original did."""
         ch = self.held_by(agent)
-        if ch is None or ch.id == keep or self.view.state(ch) in ("parked", "queued"):
+        if ch is None or ch.id == keep or \
+                self.view.state(ch) in (CallState.PARKED, CallState.QUEUED):
             return
         self.calls.moving.discard(ch.id)
         try:
@@ -84,7 +86,7 @@ class Commands:
         for ch in self.view.calls_of(agent):
             owner = self.view.owner(ch)
             if owner is None and ch.direction == "inbound" and self.calls.is_call(ch, None) \
-                    and self.view.state(ch) == "queued" and not self.calls.locked(ch, None):
+                    and self.view.state(ch) == CallState.QUEUED and not self.calls.locked(ch, None):
                 return ch
         return None
 
@@ -107,7 +109,7 @@ class Commands:
             ch = self.next_call(agent)
             if ch is None:
                 raise not_found("No call available.")
-        if self.view.owner(ch) == agent.number and self.view.state(ch) == "speaking":
+        if self.view.owner(ch) == agent.number and self.view.state(ch) == CallState.SPEAKING:
             return {**self.view.call(ch), "status": "ok"}
         await self.implicit_park(agent, keep=ch.id)
         previous = self.calls.assigned.get(ch.id)

@@ -1,4 +1,4 @@
-"""call-flow-control's status documents, and the middleware that answers every failure with one.
+"""call-flow-control's status documents, and the error map that answers every failure with one.
 
 The original answers every outcome with `{"status": ..., "description": ...}` using six fixed
 status strings; clients branch on `status`, so nothing may escape as an HTML page or a trace.
@@ -6,7 +6,6 @@ status strings; clients branch on `status`, so nothing may escape as an HTML pag
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,10 +18,16 @@ from gateway.control import (
     OriginateFailed,
     Unsupported,
 )
-from gateway.http import BodyTooLarge
-from gateway.logs import brief
-
-log = logging.getLogger("callgate.callflow")
+from gateway.errors import (
+    BadForm,
+    BadJson,
+    BodyTooLarge,
+    ClientError,
+    ErrorAnswer,
+    MethodNotAllowed,
+    UrlTooLong,
+    error_middleware,
+)
 
 OK = "ok"
 BAD_PARAMETERS = "bad parameters"
@@ -102,34 +107,66 @@ def json_response(doc: dict[str, Any], http: int = 200) -> web.Response:
     return web.json_response(doc, status=http)
 
 
+def _native(_request: web.Request, exc: CallflowError) -> web.Response:
+    return json_response(exc.document(), exc.http)
+
+
+def _bad(description: str, http: int) -> web.Response:
+    return json_response({"status": BAD_PARAMETERS, "description": description}, http)
+
+
+def _too_large(_request: web.Request, _exc: Exception) -> web.Response:
+    return _bad("Request body too large.", 413)
+
+
+def _method(request: web.Request, _exc: Exception) -> web.Response:
+    return _bad(f"Method {request.method} not allowed.", 405)
+
+
+def _no_resource(_request: web.Request, _exc: Exception) -> web.Response:
+    return json_response({"status": NOT_FOUND, "description": "No such resource."}, 404)
+
+
+def _http(_request: web.Request, exc: web.HTTPException) -> web.Response:
+    return _bad(exc.reason, exc.status)
+
+
+def _client(_request: web.Request, exc: ClientError) -> web.Response:
+    return _bad(exc.reason[:1].upper() + exc.reason[1:] + ".", exc.status)
+
+
+def _unhandled(_request: web.Request, _exc: Exception) -> web.Response:
+    """The core has logged the type and path (never the query: it holds the token)."""
+    return json_response({"status": UNHANDLED}, 500)
+
+
+#: Every failure, answered with a status document (gateway/errors.py picks the nearest class).
+ANSWERS: dict[type[BaseException], ErrorAnswer] = {
+    CallflowError: _native,
+    BodyTooLarge: _too_large,
+    web.HTTPRequestEntityTooLarge: _too_large,
+    MethodNotAllowed: _method,
+    web.HTTPMethodNotAllowed: _method,
+    web.HTTPNotFound: _no_resource,
+    web.HTTPException: _http,
+    BadJson: lambda _r, _e: _bad("Malformed JSON body.", 400),
+    BadForm: lambda _r, _e: _bad("Malformed form body.", 400),
+    UrlTooLong: lambda _r, _e: _bad("Request URI too long.", 414),
+    ClientError: _client,
+    Exception: _unhandled,
+}
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        if request.method == "OPTIONS":  # CORS preflight, for any path
-            response: web.StreamResponse = web.Response(status=200)
-        else:
-            response = await handler(request)
-    except CallflowError as exc:
-        response = json_response(exc.document(), exc.http)
-    except BodyTooLarge:
-        response = json_response(
-            {"status": BAD_PARAMETERS, "description": "Request body too large."}, 413)
-    except web.HTTPException as exc:
-        if exc.status == 405:
-            doc = {"status": BAD_PARAMETERS, "description": f"Method {request.method} not allowed."}
-        elif exc.status == 404:
-            doc = {"status": NOT_FOUND, "description": "No such resource."}
-        elif exc.status < 400:
-            raise
-        else:
-            doc = {"status": BAD_PARAMETERS, "description": exc.reason}
-        response = json_response(doc, exc.status)
-    except Exception as exc:  # never a trace: log the type and path only (the token is a query)
-        log.error("callflow: unexpected %s on %s %s", brief(exc), request.method,
-                  request.path)
-        response = json_response({"status": UNHANDLED}, 500)
-    cors(request, response)
-    return response
+async def preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A CORS preflight is answered for any path (the CORS headers come from `cors`)."""
+    if request.method == "OPTIONS":
+        return web.Response(status=200)
+    return await handler(request)
+
+
+def middlewares() -> list[Any]:
+    """The error map's middleware (with CORS on every answer), then the preflight."""
+    return [error_middleware("callflow", ANSWERS, finish=cors), preflight]

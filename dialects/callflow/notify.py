@@ -19,7 +19,7 @@ from gateway.logs import brief
 from gateway.model import Channel
 from gateway.store import ChangeKind, ChannelStore, Subscription
 
-from .calls import Calls
+from .calls import Calls, CallState
 from .render import View
 
 log = logging.getLogger("callgate.callflow")
@@ -27,29 +27,29 @@ log = logging.getLogger("callgate.callflow")
 SOCKET_QUEUE = 512
 
 
-def transition_events(old: str, new: str, is_call: bool) -> list[str]:
+def transition_events(old: CallState, new: CallState, is_call: bool) -> list[str]:
     """Reference section 8's table: the events for one state change. Its `created`,
     `unparked` and `left_queue` targets are states `Calls.state` never derives: `call_offer`
     is sent by `observe` for a call first seen, and leaving `parked`/`queued` is covered above."""
     if old == new:
         return []
     events: list[str] = []
-    if old == "queued":
+    if old == CallState.QUEUED:
         events.append("queue_leave")
-    if old == "parked":
+    if old == CallState.PARKED:
         events.append("call_unpark")
     match new:
-        case "queued":
+        case CallState.QUEUED:
             events.append("queue_join")
-        case "parked":
+        case CallState.PARKED:
             events.append("call_park")
-        case "speaking" if is_call:
+        case CallState.SPEAKING if is_call:
             events.append("call_pickup")
-        case "transferred":
+        case CallState.TRANSFERRED:
             events.append("call_transfer")
-        case "ringing":
+        case CallState.RINGING:
             events.append("call_state")
-        case "hungup" if is_call:
+        case CallState.HUNGUP if is_call:
             events.append("call_hangup")
     return events
 
@@ -76,7 +76,7 @@ class Notifier:
         self.store = store
         self.calls = calls
         self.view = view
-        self.last: dict[str, str] = {}
+        self.last: dict[str, CallState] = {}
         self.locked: set[str] = set()
         self.listeners: dict[str, set[Listener]] = {}
         self._sub: Subscription | None = None
@@ -143,14 +143,14 @@ class Notifier:
         self.calls.note_bridge(ch)
         owner = self.view.owner(ch)
         is_call = self.calls.is_call(ch, owner)
-        new = "hungup" if removed else self.calls.state(ch, owner)
+        new = CallState.HUNGUP if removed else self.calls.state(ch, owner)
         old = self.last.get(ch.id)
         names: list[str] = []
         if old is None:
-            if new == "hungup":
+            if new == CallState.HUNGUP:
                 self._forget(ch.id)
                 return
-            old = "created" if is_call else "unknown"
+            old = CallState.CREATED if is_call else CallState.UNKNOWN
             if is_call:
                 names.append("call_offer")
         lock = not removed and self.calls.locked(ch, owner)
@@ -161,14 +161,14 @@ class Notifier:
             self.locked.discard(ch.id)
             names.append("call_unlock")
         names += transition_events(old, new, is_call)
-        if new == "hungup":
+        if new == CallState.HUNGUP:
             self._forget(ch.id)
         else:
             self.last[ch.id] = new
         if names:
             call = self.view.call(ch, removed=removed)
-            if removed or new == "hungup":
-                call["state"] = "hungup"
+            if removed or new == CallState.HUNGUP:
+                call["state"] = CallState.HUNGUP
             for name in names:
                 self.publish(ch.account_id, name, call)
 

@@ -8,8 +8,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from gateway.context import GATEWAY
-from gateway.http import read_body
+from gateway.http import read_body, read_form
 
 from .errors import bad_parameters
 
@@ -19,10 +18,14 @@ CONTEXT = re.compile(r"^(\d{1,9})@(\d{1,9})$")
 NO_CALL_ID = "Invalid or no call ID supplied"
 
 
-async def params(request: web.Request) -> dict[str, str]:
+async def params(request: web.Request, max_body: int) -> dict[str, str]:
+    """A multipart body is read as a form too (its text fields); other bodies are ignored."""
     values = dict(request.query)
     if request.method == "POST" and request.can_read_body:
-        raw = await read_body(request, request.app[GATEWAY].settings.gateway.max_body)
+        if request.content_type == "multipart/form-data":
+            values.update(await read_form(request))
+            return values
+        raw = await read_body(request, max_body)
         if request.content_type in ("application/x-www-form-urlencoded", "text/plain", ""):
             try:
                 values.update(parse_qsl(raw.decode(), keep_blank_values=True))

@@ -8,10 +8,11 @@ from gateway.context import Gateway
 from gateway.model import Channel, State
 
 from .auth import Agent
-from .calls import Calls
+from .calls import Calls, CallState
 
 #: The seed's older vocabulary for `/call/state` (its example answers "answered").
-LEGACY_STATUS = {"speaking": "answered", "transferred": "bridged", "parked": "on hold"}
+LEGACY_STATUS = {CallState.SPEAKING: "answered", CallState.TRANSFERRED: "bridged",
+                 CallState.PARKED: "on hold"}
 
 
 class View:
@@ -22,10 +23,9 @@ class View:
         self.calls = calls
 
     def owner(self, ch: Channel) -> int | None:
-        peer = self.gw.store.get(ch.other_leg) if ch.other_leg else None
-        return self.calls.owner(ch, peer)
+        return self.calls.owner(ch, self.gw.store.peer(ch))
 
-    def state(self, ch: Channel) -> str:
+    def state(self, ch: Channel) -> CallState:
         return self.calls.state(ch, self.owner(ch))
 
     def visible(self, agent: Agent, call_id: str | None) -> Channel | None:
@@ -53,7 +53,7 @@ class View:
         reception = self.calls.reception_id(ch) or (org if is_call else 0)
         return {
             "id": ch.id,
-            "state": "hungup" if removed else self.calls.state(ch, owner),
+            "state": CallState.HUNGUP if removed else self.calls.state(ch, owner),
             "b_leg": ch.other_leg or None,
             "inbound": ch.direction == "inbound",
             "is_call": is_call,

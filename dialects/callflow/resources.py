@@ -12,15 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
-from .auth import ADMINISTRATOR, RECEPTIONIST, Agent, authenticate
-from .errors import UNHANDLED, CallflowError, bad_parameters, not_found
-from .notify import Notifier
-from .params import CALL_ID, params
-from .peers import Directory
-from .routes import AUTH
+from gateway.endpoint import Endpoint, add_endpoints
 
-DIRECTORY: web.AppKey[Directory] = web.AppKey("callflow.directory", Directory)
-NOTIFIER: web.AppKey[Notifier] = web.AppKey("callflow.resources.notifier", Notifier)
+from .access import Context, Groups, token_auth
+from .auth import ADMINISTRATOR, RECEPTIONIST, Agent
+from .errors import UNHANDLED, CallflowError, bad_parameters, not_found
+from .params import CALL_ID
+from .peers import Directory
+from .state import STATE
 
 ANYONE = (RECEPTIONIST, ADMINISTRATOR)
 RECEPTIONISTS = (RECEPTIONIST,)
@@ -30,13 +29,10 @@ Answer = dict[str, Any] | list[Any]
 Handler = Callable[[web.Request, Agent, Directory], Awaitable[Answer]]
 
 
-def endpoint(handler: Handler, groups: tuple[str, ...] = ANYONE) -> Callable[
-        [web.Request], Awaitable[web.Response]]:
-    async def run(request: web.Request) -> web.Response:
-        values = await params(request)
-        agent = await authenticate(request.app[AUTH], values.get("token", ""), groups)
-        return web.json_response(await handler(request, agent, request.app[DIRECTORY]))
-    return run
+def endpoint(method: str, handler: Handler, groups: Groups = ANYONE) -> Endpoint[Context]:
+    async def handle(request: web.Request, ctx: Context) -> web.StreamResponse:
+        return web.json_response(await handler(request, ctx.agent, ctx.state.directory))
+    return Endpoint((method,), handle, auth=token_auth(groups))
 
 
 def _name(request: web.Request, key: str) -> str:
@@ -105,7 +101,7 @@ async def reload(r: web.Request, agent: Agent, _d: Directory) -> Answer:
     events and re-synced on reconnect, so only the dialect's derived call states of the
     caller's organization are re-evaluated (nothing is asked of the switch, and no other
     tenant's socket hears anything)."""
-    r.app[NOTIFIER].reload(agent.account_id)
+    r.app[STATE].notifier.reload(agent.account_id)
     return {}
 
 
@@ -135,38 +131,30 @@ async def debug_tokens(_r: web.Request, _a: Agent, _d: Directory) -> Answer:
 
 # ----------------------------------------------------------------- mounting
 def apps(make: Callable[[], web.Application]) -> dict[str, web.Application]:
-    """One sub-application per top-level path; `make` gives each the shared keys."""
-    peer_app, channel_app, users_app = make(), make(), make()
-    state_app, rec_app, debug_app = make(), make(), make()
-
-    r = peer_app.router
-    r.add_get("", endpoint(peers))
-    r.add_get("/list", endpoint(peer_list))
-    r.add_get("/{peerid}", endpoint(peer))
-
-    r = channel_app.router
-    r.add_get("", endpoint(channels))
-    r.add_get("/{chanid}", endpoint(channel))
-
-    r = users_app.router
-    r.add_get("", endpoint(profile, RECEPTIONISTS))
-    r.add_get("/list", endpoint(users, ADMINISTRATORS))
-    r.add_get("/pause", endpoint(pause, RECEPTIONISTS))
-
-    state_app.router.add_post("/reload", endpoint(reload))
-
-    r = rec_app.router
-    r.add_get("", endpoint(recordings))
-    r.add_get("/{cid}", endpoint(recording))
-
-    r = debug_app.router
-    r.add_get("/channel/list", endpoint(debug_channels))
-    r.add_get("/contact", endpoint(debug_contact))
-    r.add_get("/peer/list", endpoint(peer_list))
-    r.add_get("/token/dummy_list", endpoint(debug_tokens))
-
-    return {"/peer": peer_app, "/channel": channel_app, "/users": users_app,
-            "/state": state_app, "/activerecording": rec_app, "/debug": debug_app}
+    """One sub-application per top-level path; `make` gives each the dialect's state."""
+    table: dict[str, list[tuple[str, Endpoint[Context]]]] = {
+        "/peer": [("", endpoint("GET", peers)),
+                  ("/list", endpoint("GET", peer_list)),
+                  ("/{peerid}", endpoint("GET", peer))],
+        "/channel": [("", endpoint("GET", channels)),
+                     ("/{chanid}", endpoint("GET", channel))],
+        "/users": [("", endpoint("GET", profile, RECEPTIONISTS)),
+                   ("/list", endpoint("GET", users, ADMINISTRATORS)),
+                   ("/pause", endpoint("GET", pause, RECEPTIONISTS))],
+        "/state": [("/reload", endpoint("POST", reload))],
+        "/activerecording": [("", endpoint("GET", recordings)),
+                             ("/{cid}", endpoint("GET", recording))],
+        "/debug": [("/channel/list", endpoint("GET", debug_channels)),
+                   ("/contact", endpoint("GET", debug_contact)),
+                   ("/peer/list", endpoint("GET", peer_list)),
+                   ("/token/dummy_list", endpoint("GET", debug_tokens))],
+    }
+    mounted = {}
+    for prefix, routes in table.items():
+        app = make()
+        add_endpoints(app, routes)
+        mounted[prefix] = app
+    return mounted
 
 
-__all__ = ["DIRECTORY", "NOTIFIER", "apps"]
+__all__ = ["apps"]

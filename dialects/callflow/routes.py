@@ -3,18 +3,20 @@ query-parameter routes of June 2014 and the path-style routes of May 2014 and th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from .auth import ADMINISTRATOR, RECEPTIONIST, Agent, TokenAuth, authenticate
+from gateway.endpoint import Endpoint, add_endpoints
+from gateway.errors import MethodNotAllowed
+
+from .access import Context, Groups, token_auth
+from .auth import ADMINISTRATOR, RECEPTIONIST, Agent
+from .calls import CallState
 from .commands import Commands
 from .errors import bad_parameters, json_response, not_found
-from .params import NO_CALL_ID, call_id, context, extension, params
-
-AUTH: web.AppKey[TokenAuth] = web.AppKey("callflow.auth", TokenAuth)
-COMMANDS: web.AppKey[Commands] = web.AppKey("callflow.commands", Commands)
+from .params import NO_CALL_ID, call_id, context, extension
 
 CALLERS = (RECEPTIONIST,)
 HANGUP = (RECEPTIONIST, ADMINISTRATOR)
@@ -25,19 +27,26 @@ RESERVED = frozenset({"list", "queue", "state", "pickup", "park", "hangup", "ori
 Handler = Callable[[web.Request, Agent, dict[str, str], Commands], Awaitable[dict[str, Any]]]
 
 
-def endpoint(handler: Handler, groups: tuple[str, ...] = CALLERS) -> Callable[
-        [web.Request], Awaitable[web.Response]]:
-    async def run(request: web.Request) -> web.Response:
-        values = await params(request)
-        agent = await authenticate(request.app[AUTH], values.get("token", ""), groups)
-        return json_response(await handler(request, agent, values, request.app[COMMANDS]))
-    return run
+def endpoint(methods: str | Mapping[str, Handler],
+             handler: Handler | None = None,
+             groups: Groups | Mapping[str, Groups] = CALLERS) -> Endpoint[Context]:
+    """`methods` is one method (or several, comma-separated) for `handler`, or a map from
+    method to handler for a path whose methods do different things."""
+    table = dict(methods) if not isinstance(methods, str) else \
+        {m.strip(): handler for m in methods.split(",")}
+
+    async def handle(request: web.Request, ctx: Context) -> web.StreamResponse:
+        run = table[request.method if request.method in table else "GET"]  # HEAD reads GET
+        assert run is not None
+        return json_response(await run(request, ctx.agent, ctx.params, ctx.state.commands))
+
+    return Endpoint(tuple(table), handle, auth=token_auth(groups))
 
 
 def _path_call(request: web.Request, name: str = "callid") -> str:
     value = request.match_info[name]
-    if value in RESERVED:
-        raise web.HTTPMethodNotAllowed(request.method, [])
+    if value in RESERVED:  # `/call/list/pickup` and the like name no call
+        raise MethodNotAllowed(())
     return call_id(value)
 
 
@@ -50,7 +59,7 @@ async def list_calls(_r: web.Request, agent: Agent, _p: dict[str, str],
 async def queue(_r: web.Request, agent: Agent, _p: dict[str, str],
                 cmd: Commands) -> dict[str, Any]:
     calls = [cmd.view.call(c) for c in cmd.view.calls_of(agent)]
-    return {"calls": [c for c in calls if c["state"] == "queued"], "status": "ok"}
+    return {"calls": [c for c in calls if c["state"] == CallState.QUEUED], "status": "ok"}
 
 
 async def state(_r: web.Request, agent: Agent, p: dict[str, str],
@@ -95,7 +104,7 @@ async def park(_r: web.Request, agent: Agent, p: dict[str, str],
     if "call_id" in p:
         return await _park(agent, call_id(p["call_id"]), cmd)
     ch = cmd.held_by(agent)
-    if ch is None or cmd.view.state(ch) in ("parked", "queued"):
+    if ch is None or cmd.view.state(ch) in (CallState.PARKED, CallState.QUEUED):
         raise not_found("No call available to put on hold")
     await cmd.park(agent, ch)
     return {"status": "on hold", "description": f"{ch.id} was put on hold"}
@@ -173,29 +182,27 @@ async def transfer_path(r: web.Request, agent: Agent, _p: dict[str, str],
 
 def add_routes(app: web.Application) -> None:
     """Routes relative to the `/call` prefix; fixed names before the `{callid}` patterns."""
-    r = app.router
-    r.add_get("", endpoint(list_calls))
-    r.add_get("/list", endpoint(list_calls))
-    r.add_get("/queue", endpoint(queue))
-    r.add_get("/state", endpoint(state))
-    r.add_post("/pickup", endpoint(pickup))
-    r.add_post("/park", endpoint(park))
-    r.add_post("/hangup", endpoint(hangup, HANGUP))
-    r.add_post("/originate", endpoint(originate))
-    r.add_route("GET", "/transfer", endpoint(transfer))
-    r.add_route("POST", "/transfer", endpoint(transfer))
-    r.add_post("/originate/{ext}/reception/{rid}/contact/{cid}",
-               endpoint(originate_path))
     base = "/originate/{ext}/dialplan/{dialplan}/reception/{rid}/contact/{cid}"
-    r.add_post(base, endpoint(originate_path))
-    r.add_post(base + "/call/{callid}", endpoint(originate_path))
-    r.add_post("/{aleg}/transfer/{bleg}", endpoint(transfer_path))
-    r.add_post("/{callid}/pickup", endpoint(pickup_path))
-    r.add_post("/{callid}/park", endpoint(park_path))
-    r.add_post("/{callid}/hangup", endpoint(hangup_path, HANGUP))
-    r.add_get("/{callid}", endpoint(get_call))
-    r.add_post("/{callid}", endpoint(update_call))
-    r.add_delete("/{callid}", endpoint(hangup_path, HANGUP))
+    add_endpoints(app, [
+        ("", endpoint("GET", list_calls)),
+        ("/list", endpoint("GET", list_calls)),
+        ("/queue", endpoint("GET", queue)),
+        ("/state", endpoint("GET", state)),
+        ("/pickup", endpoint("POST", pickup)),
+        ("/park", endpoint("POST", park)),
+        ("/hangup", endpoint("POST", hangup, HANGUP)),
+        ("/originate", endpoint("POST", originate)),
+        ("/transfer", endpoint("GET, POST", transfer)),
+        ("/originate/{ext}/reception/{rid}/contact/{cid}", endpoint("POST", originate_path)),
+        (base, endpoint("POST", originate_path)),
+        (base + "/call/{callid}", endpoint("POST", originate_path)),
+        ("/{aleg}/transfer/{bleg}", endpoint("POST", transfer_path)),
+        ("/{callid}/pickup", endpoint("POST", pickup_path)),
+        ("/{callid}/park", endpoint("POST", park_path)),
+        ("/{callid}/hangup", endpoint("POST", hangup_path, HANGUP)),
+        ("/{callid}", endpoint({"GET": get_call, "POST": update_call, "DELETE": hangup_path},
+                               groups={"GET": CALLERS, "POST": CALLERS, "DELETE": HANGUP})),
+    ])
 
 
-__all__ = ["AUTH", "COMMANDS", "NO_CALL_ID", "add_routes"]
+__all__ = ["NO_CALL_ID", "add_routes"]

@@ -5,23 +5,21 @@ from __future__ import annotations
 
 from aiohttp import WSMsgType, web
 
-from .auth import ADMINISTRATOR, RECEPTIONIST, authenticate
+from gateway.endpoint import Endpoint, add_endpoints
+
+from .access import Context, token_auth
+from .auth import ADMINISTRATOR, RECEPTIONIST
 from .errors import bad_parameters
-from .notify import Listener, Notifier
-from .routes import AUTH
-
-NOTIFIER: web.AppKey[Notifier] = web.AppKey("callflow.notifier", Notifier)
+from .notify import Listener
 
 
-async def notifications(request: web.Request) -> web.StreamResponse:
-    agent = await authenticate(request.app[AUTH], request.query.get("token", ""),
-                               (RECEPTIONIST, ADMINISTRATOR))
+async def notifications(request: web.Request, ctx: Context) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30.0)
     if not ws.can_prepare(request).ok:
         raise bad_parameters("A websocket upgrade is required.")
     await ws.prepare(request)
-    notifier = request.app[NOTIFIER]
-    listener = Listener(ws, agent.account_id)
+    notifier = ctx.state.notifier
+    listener = Listener(ws, ctx.agent.account_id)
     notifier.add(listener)
     try:
         async for msg in ws:  # the protocol has nothing to say upstream; read to see closes
@@ -33,4 +31,5 @@ async def notifications(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("", notifications)
+    add_endpoints(app, [("", Endpoint(("GET",), notifications,
+                                      auth=token_auth((RECEPTIONIST, ADMINISTRATOR))))])
