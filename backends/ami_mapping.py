@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gateway.directory import KEPT_VARIABLES
-from gateway.model import Channel, State, Waiting, derive_state
+from gateway.model import Channel, Initial, State, Waiting, derive_state
 from gateway.store import ChannelStore
 
 Message = Mapping[str, Any]  # panoramisk Message: case-insensitive, repeated keys as lists
@@ -229,7 +229,7 @@ class AmiMapper:
             changes.setdefault("call_id", uid)
             changes["direction"] = "outbound" if uid in self.outbound else "inbound"
             self.outbound.discard(uid)
-            changes.setdefault("initial", ())
+            changes.setdefault("initial", None)
         if new_vars:
             merged = dict((ch.variables or {}) if ch is not None else {})
             merged.update(new_vars)
@@ -270,8 +270,8 @@ class AmiMapper:
         if uid and uid not in self._gone and self.store.get(uid) is None and not self.legacy:
             exten = changes.get("destination", "")
             ctx = changes.get("context", "")
-            changes["initial"] = (changes.get("caller_id_name", ""),
-                                  changes.get("caller_id_number", ""), "", exten, "", ctx)
+            changes["initial"] = Initial(changes.get("caller_id_name", ""),
+                                         changes.get("caller_id_number", ""), "", exten, "", ctx)
         self._apply(uid, changes, self._ts(msg), create=True)
 
     _on_newstate = _on_newcallerid = _on_newconnectedline = _on_newaccountcode = _refresh

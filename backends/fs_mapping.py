@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.directory import KEPT_VARIABLES
-from gateway.model import Channel, State, Waiting, derive_state
+from gateway.model import Channel, Initial, State, Waiting, derive_state
 from gateway.store import ChannelStore
 
 from .esl_protocol import Event
@@ -129,8 +129,8 @@ def full_fields(ev: Mapping[str, Any]) -> dict[str, Any]:
         out[field] = g(header, "")
     for field, header in _CODEC:
         out[field] = g(header, "")
-    out["initial"] = (out["caller_id_name"], out["caller_id_number"], out["ip_addr"],
-                      out["destination"], out["dialplan"], out["context"])
+    out["initial"] = Initial(out["caller_id_name"], out["caller_id_number"], out["ip_addr"],
+                             out["destination"], out["dialplan"], out["context"])
     app = g("variable_current_application")
     if app:
         out["application"] = app
@@ -401,8 +401,9 @@ def row_to_channel(row: Mapping[str, str], node: str) -> Channel:
         switch_state=g("state", ""), callstate=callstate, hostname=g("hostname", ""),
         secure=g("secure", ""), callee_direction=g("callee_direction", ""),
         sent_callee_name=g("sent_callee_name", ""), sent_callee_number=g("sent_callee_num", ""),
-        initial=(g("initial_cid_name", ""), g("initial_cid_num", ""), g("initial_ip_addr", ""),
-                 g("initial_dest", ""), g("initial_dialplan", ""), g("initial_context", "")),
+        initial=Initial(g("initial_cid_name", ""), g("initial_cid_num", ""),
+                        g("initial_ip_addr", ""), g("initial_dest", ""),
+                        g("initial_dialplan", ""), g("initial_context", "")),
     )
 
 

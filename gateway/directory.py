@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .config import AccountSettings, DeviceSettings, DidSettings, Settings, UserSettings
 from .model import Channel
-
-if TYPE_CHECKING:
-    from .store import ChannelStore
 
 Account = AccountSettings
 User = UserSettings
@@ -69,7 +66,7 @@ class Directory:
         for d in settings.devices:
             if d.owner:
                 self._devices_by_owner.setdefault(d.owner, []).append(d)
-        self.store: ChannelStore | None = None  # for inheriting attribution within a call
+        self.store: Legs | None = None  # the live table, for inheriting within a call
         # the tree is fixed once built: renderers ask per channel, so answer with one lookup
         self._reseller_of = {a.id: self._find_reseller(a.id) for a in settings.accounts}
 
@@ -186,75 +183,72 @@ class Directory:
 
     # --------------------------------------------------------- attribution
     def attribute(self, ch: Channel) -> None:
-        """Set account/owner/device of a channel, in DESIGN.md's order: explicit channel
-        variables, SIP username + realm, a dialed DID or device extension, the AccountCode.
-        Legs of a call that nothing attributes inherit the account of an attributed leg."""
-        account = owner = device = ""
-        dev: Device | None = None
-        vars_ = ch.variables
-        if vars_:
-            account = _first(vars_, ACCOUNT_VARS)
-            owner = _first(vars_, OWNER_VARS)
-            device = _first(vars_, DEVICE_VARS)
-            if account and account not in self.accounts:
-                account = ""  # a stale or foreign id never grants scope
-            if device:
-                dev = self.devices.get(device)
-        if dev is None and not account and ch.username:
-            dev = self.device_by_sip(ch.username, ch.realm)
+        """Set account/owner/device of a channel by DESIGN.md's rules, in order: explicit
+        channel variables, SIP username + realm, the dialed DID or device extension, the
+        AccountCode; the first that finds an account or a device settles it, and the device's
+        own tenant then decides (never across tenants). Legs of a call that nothing
+        attributes inherit the account of an attributed leg."""
+        account, owner, dev = self._by_variables(ch)
         if dev is None and not account:
-            target = self._dialed_did(ch)
-            if target is not None:
-                account = target.account
-                dev = self.devices.get(target.device) if target.device else None
-                owner = owner or target.user
-            elif ch.realm:
-                acc = self.account_by_realm(ch.realm)
-                if acc is not None:
-                    account = acc.id
-                    if ch.destination and not ch.username:
-                        dev = self.device_by_extension(acc.id, ch.destination)
-        if dev is None and not account and ch.accountcode:
-            acc = self._account_by_code(ch.accountcode)
-            if acc is not None:
-                account = acc.id
+            dev = self._by_sip_user(ch)
+        if dev is None and not account:
+            account, owner, dev = self._by_dialed(ch, owner)
+        if dev is None and not account:
+            account = self._by_account_code(ch)
         if dev is not None:
-            if account and dev.account != account:
-                dev = None  # never let a device name pull a channel across tenants
-            else:
-                account = dev.account
-                owner = owner or dev.owner
-                device = dev.id
-        if not account and self.store is not None:
+            account, owner, dev = _settle_device(account, owner, dev)
+        if not account:
             account = self._inherited_account(ch)
         if owner and (owner not in self.users or self.users[owner].account != account):
             owner = ""
         ch.account_id = account
         ch.owner_id = owner
-        ch.authorizing_id = device if dev is not None else ""
+        ch.authorizing_id = dev.id if dev is not None else ""
         ch.authorizing_type = "device" if dev is not None else ""
-        if vars_ and vars_.get(AGENT_VAR):
-            ch.agent_id = vars_[AGENT_VAR]
+        agent = ch.var(AGENT_VAR)
+        if agent:
+            ch.agent_id = agent
 
-    def _dialed_did(self, ch: Channel) -> Did | None:
-        """The DID the caller dialed: the current destination, or the initial one, so a call
-        transferred onwards (to a queue, a phone) stays with the DID's account."""
-        if ch.destination:
-            did = self.did(ch.destination)
-            if did is not None:
-                return did
-        initial_dest = ch.initial[3] if len(ch.initial) > 3 else ""
-        return self.did(initial_dest) if initial_dest else None
+    def _by_variables(self, ch: Channel) -> tuple[str, str, Device | None]:
+        """1. Explicit channel variables (ours, then Kazoo's CCVs) -> (account, owner, device).
+        An unknown account id is stale or foreign and grants nothing."""
+        vars_ = ch.variables
+        if not vars_:
+            return "", "", None
+        account = _first(vars_, ACCOUNT_VARS)
+        device = _first(vars_, DEVICE_VARS)
+        return (account if account in self.accounts else "", _first(vars_, OWNER_VARS),
+                self.devices.get(device) if device else None)
 
-    def _account_by_code(self, code: str) -> Account | None:
-        if code in self.accounts:
-            return self.accounts[code]
-        if code.isdigit() and int(code) in self._account_by_number:
-            return self._account_by_number[int(code)]
-        return self.account_by_realm(code) or self.account_by_name(code)
+    def _by_sip_user(self, ch: Channel) -> Device | None:
+        """2. The phone by its SIP username in the channel's realm."""
+        return self.device_by_sip(ch.username, ch.realm) if ch.username else None
+
+    def _by_dialed(self, ch: Channel, owner: str) -> tuple[str, str, Device | None]:
+        """3. The DID the caller dialed (now or at first) -> its account, user and device;
+        else the realm's account, and the device whose extension was dialed in it when no
+        phone is calling."""
+        target = self._dialed_did(ch)
+        if target is not None:
+            return (target.account, owner or target.user,
+                    self.devices.get(target.device) if target.device else None)
+        acc = self.account_by_realm(ch.realm) if ch.realm else None
+        if acc is None:
+            return "", owner, None
+        dev = None
+        if ch.destination and not ch.username:
+            dev = self.device_by_extension(acc.id, ch.destination)
+        return acc.id, owner, dev
+
+    def _by_account_code(self, ch: Channel) -> str:
+        """4. Asterisk's AccountCode: an account id, number, realm or name."""
+        acc = self._account_by_code(ch.accountcode) if ch.accountcode else None
+        return acc.id if acc is not None else ""
 
     def _inherited_account(self, ch: Channel) -> str:
-        assert self.store is not None
+        """5. The account of another leg of the same call: the bridged peer, then any leg."""
+        if self.store is None:
+            return ""
         if ch.other_leg:
             peer = self.store.get(ch.other_leg)
             if peer is not None and peer.account_id:
@@ -264,6 +258,38 @@ class Directory:
                 if leg.id != ch.id and leg.account_id:
                     return leg.account_id
         return ""
+
+    def _dialed_did(self, ch: Channel) -> Did | None:
+        """The DID the caller dialed: the current destination, or the initial one, so a call
+        transferred onwards (to a queue, a phone) stays with the DID's account."""
+        if ch.destination:
+            did = self.did(ch.destination)
+            if did is not None:
+                return did
+        initial_dest = ch.initial.dest if ch.initial is not None else ""
+        return self.did(initial_dest) if initial_dest else None
+
+    def _account_by_code(self, code: str) -> Account | None:
+        if code in self.accounts:
+            return self.accounts[code]
+        if code.isdigit() and int(code) in self._account_by_number:
+            return self._account_by_number[int(code)]
+        return self.account_by_realm(code) or self.account_by_name(code)
+
+
+def _settle_device(account: str, owner: str, dev: Device) -> tuple[str, str, Device | None]:
+    """A device found brings its account and owner, unless another account was named: a
+    device name never pulls a channel across tenants."""
+    if account and dev.account != account:
+        return account, owner, None
+    return dev.account, owner or dev.owner, dev
+
+
+class Legs(Protocol):
+    """What attribution asks of the live table: a channel's peer and the legs of its call."""
+
+    def get(self, channel_id: str) -> Channel | None: ...
+    def by_call(self, call_id: str) -> Iterable[Channel]: ...
 
 
 def _first(values: dict[str, str], names: tuple[str, ...]) -> str:

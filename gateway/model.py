@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class State(StrEnum):
@@ -49,6 +50,19 @@ def derive_state(*, hungup: bool, held: bool, parked: bool, answered: bool,
     if answered:
         return State.ANSWERED
     return State.EARLY if early else State.RINGING
+
+
+class Initial(NamedTuple):
+    """How the leg started, as FreeSWITCH keeps it (its `initial_*` channel columns): what a
+    transfer or a dialplan rewrite later changes stays readable here (the DID a caller dialed).
+    Asterisk legs fill what their first event tells."""
+
+    cid_name: str = ""  # initial_cid_name
+    cid_num: str = ""  # initial_cid_num
+    ip_addr: str = ""  # initial_ip_addr
+    dest: str = ""  # initial_dest
+    dialplan: str = ""  # initial_dialplan
+    context: str = ""  # initial_context
 
 
 #: Fields that feed attribution: a change to any of them re-attributes the channel.
@@ -103,7 +117,7 @@ class Channel:
     callee_direction: str = ""
     sent_callee_name: str = ""  # FS: what this leg's phone was told it is talking to
     sent_callee_number: str = ""
-    initial: tuple[str, ...] = ()  # FS initial_cid_name, cid_num, ip_addr, dest, dialplan, context
+    initial: Initial | None = None  # None: the switch told nothing of how the leg started
     # attribution inputs
     username: str = ""  # SIP username of the endpoint
     realm: str = ""  # SIP domain
@@ -119,6 +133,11 @@ class Channel:
     # at one version is still exact while the version is (gateway/render_cache.py)
     version: int = field(default=0, compare=False)
     waiting: Waiting = Waiting.NONE  # from the running application (backends map the names)
+
+    def __post_init__(self) -> None:
+        if self.initial is not None and type(self.initial) is not Initial:
+            # a plain 6-tuple in FreeSWITCH's column order is accepted, and named
+            self.initial = Initial(*self.initial) if self.initial else None
 
     @property
     def bridged(self) -> bool:

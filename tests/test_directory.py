@@ -120,3 +120,43 @@ def test_account_by_api_key_compares_every_key(d: Directory,
         calls.clear()
         assert d.account_by_api_key(wrong) is None
         assert len(calls) == len(keyed)
+
+
+def test_a_bridged_peer_gives_its_account_first() -> None:
+    """5. Inherited, last: the bridged peer's account, then any other leg of the call."""
+    from gateway.store import ChannelStore
+
+    directory = Directory(load(DEMO_CONFIG))
+    store = ChannelStore(directory.attribute)
+    directory.store = store
+    store.add(Channel(id="beta", node="fs1", destination="37052000001", call_id="c"))
+    store.add(Channel(id="acme", node="fs1", username="201", realm="acme.example.com"))
+    leg = store.add(Channel(id="leg", node="fs1", call_id="c", other_leg="acme"))
+    assert leg.account_id == ACME and leg.owner_id == "" and leg.authorizing_id == ""
+    # anything of its own beats inheritance
+    own = store.add(Channel(id="own", node="fs1", call_id="c", other_leg="acme",
+                            accountcode=GAMMA))
+    assert own.account_id == GAMMA
+
+
+def test_rules_in_order_first_finding_settles(d: Directory) -> None:
+    # a SIP phone wins over the DID it dialed and over an AccountCode
+    ch = _attr(d, username="201", realm="acme.example.com", destination="37052000001",
+               accountcode=GAMMA)
+    assert (ch.account_id, ch.authorizing_id) == (ACME, "d0000000000000000000000000000201")
+    # an owner named by a variable survives later rules only within the account they find
+    ch = _attr(d, variables={"callgate_owner_id": ERIN}, username="201",
+               realm="acme.example.com")
+    assert (ch.account_id, ch.owner_id) == (ACME, "")
+    ch = _attr(d, variables={"callgate_owner_id": BOB}, username="201",
+               realm="acme.example.com")
+    assert (ch.account_id, ch.owner_id) == (ACME, BOB)
+
+
+def test_initial_columns_are_named() -> None:
+    ch = Channel(id="x", node="fs1",
+                 initial=("caller", "+37060000001", "203.0.113.10", "37052000001", "XML", "p"))
+    assert (ch.initial.cid_num, ch.initial.dest, ch.initial.context) == (
+        "+37060000001", "37052000001", "p")
+    assert Channel(id="y", node="fs1").initial is None
+    assert Channel(id="z", node="fs1", initial=()).initial is None  # type: ignore[arg-type]

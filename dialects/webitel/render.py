@@ -69,9 +69,9 @@ def callstate(ch: Channel) -> str:
 def _initial(ch: Channel, dialplan: str, context: str) -> tuple[str, ...]:
     """FreeSWITCH's initial_* columns as kept; other switches' legs start from what they know
     (Asterisk has no dialplan type nor remote address in its first event)."""
-    if ch.switch_state.startswith("CS_") and len(ch.initial) == 6:
+    if ch.initial is not None and ch.switch_state.startswith("CS_"):
         return ch.initial
-    if len(ch.initial) == 6:
+    if ch.initial is not None:
         name, num, ip, dest, plan, ctx = ch.initial
         return (name, num, ip, dest, plan or dialplan, ctx or context)
     return (ch.caller_id_name, ch.caller_id_number, ch.ip_addr, ch.destination, dialplan,
