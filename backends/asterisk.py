@@ -211,7 +211,7 @@ class AsteriskBackend(ReconnectingBackend):
         return classify(await self.action(fields))
 
     def _peer(self, channel: Channel) -> Channel | None:
-        return self.store.get(channel.other_leg) if channel.other_leg else None
+        return self.store.peer(channel)
 
     # ------------------------------------------------------------ commands
     async def hangup(self, channel: Channel, cause: str = "NORMAL_CLEARING") -> Result:

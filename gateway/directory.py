@@ -7,11 +7,11 @@ system-wide principals see unattributed channels.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable
 from typing import Protocol
 
 from .config import AccountSettings, DeviceSettings, DidSettings, Settings, UserSettings
+from .credentials import same_secret
 from .model import Channel
 
 Account = AccountSettings
@@ -82,12 +82,12 @@ class Directory:
 
     def account_by_api_key(self, api_key: str) -> Account | None:
         """The account whose api_key this is, in constant time: every configured key is compared
-        with `hmac.compare_digest` and the scan never stops early, so neither a dict probe nor
-        the position of the match tells an attacker anything about the keys."""
-        wanted = api_key.encode()
+        in constant time and the scan never stops early, so neither a dict probe nor the
+        position of the match tells an attacker anything about the keys."""
+        wanted = api_key
         found: Account | None = None
         for account in self.accounts.values():
-            if account.api_key and hmac.compare_digest(account.api_key.encode(), wanted):
+            if account.api_key and same_secret(wanted, account.api_key):
                 found = account
         return found
 
@@ -249,10 +249,9 @@ class Directory:
         """5. The account of another leg of the same call: the bridged peer, then any leg."""
         if self.store is None:
             return ""
-        if ch.other_leg:
-            peer = self.store.get(ch.other_leg)
-            if peer is not None and peer.account_id:
-                return peer.account_id
+        peer = self.store.peer(ch)
+        if peer is not None and peer.account_id:
+            return peer.account_id
         if ch.call_id:
             for leg in self.store.by_call(ch.call_id):
                 if leg.id != ch.id and leg.account_id:
@@ -288,7 +287,7 @@ def _settle_device(account: str, owner: str, dev: Device) -> tuple[str, str, Dev
 class Legs(Protocol):
     """What attribution asks of the live table: a channel's peer and the legs of its call."""
 
-    def get(self, channel_id: str) -> Channel | None: ...
+    def peer(self, ch: Channel) -> Channel | None: ...
     def by_call(self, call_id: str) -> Iterable[Channel]: ...
 
 

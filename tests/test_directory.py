@@ -108,7 +108,7 @@ def test_account_by_api_key_compares_every_key(d: Directory,
     real = hmac.compare_digest
 
     def counting(a: bytes, b: bytes) -> bool:
-        calls.append(a)
+        calls.append(b)  # the configured key (the expected side)
         return real(a, b)
 
     monkeypatch.setattr(hmac, "compare_digest", counting)
