@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Hashable
+from operator import attrgetter
 from typing import Any
 
 from gateway.context import Gateway
@@ -22,6 +23,8 @@ from .calls import Calls, CallState
 #: The seed's older vocabulary for `/call/state` (its example answers "answered").
 LEGACY_STATUS = {CallState.SPEAKING: "answered", CallState.TRANSFERRED: "bridged",
                  CallState.PARKED: "on hold"}
+
+_ARRIVAL = attrgetter("created", "id")
 
 
 class View:
@@ -42,11 +45,12 @@ class View:
         directory is fixed for the gateway's life, and nothing in a row reads the clock."""
         calls = self.calls
         cid = ch.id
-        peer = self.gw.store.peer(ch)
-        stamp: Hashable = (ch.version, calls.assigned.get(cid), cid in calls.moving,
+        assigned = calls.assigned.get
+        stamp: Hashable = (ch.version, assigned(cid), cid in calls.moving,
                            cid in calls.transferred, cid in calls.agent_legs)
+        peer = self.gw.store.peer(ch) if ch.other_leg else None
         if peer is not None:
-            stamp = (stamp, peer.version, calls.assigned.get(peer.id))
+            stamp = (stamp, peer.version, assigned(peer.id))
         hit = self.rows.lookup(ch, stamp)
         if hit is None:
             call = self.call(ch)
@@ -67,8 +71,9 @@ class View:
     def calls_of(self, agent: Agent) -> list[Channel]:
         """The organization's live legs, oldest first (the order `/call/list` and the FIFO
         pickup rely on)."""
-        live = [c for c in self.gw.store.by_account(agent.account_id) if c.state != State.HUNGUP]
-        return sorted(live, key=lambda c: (c.created, c.id))
+        hungup = State.HUNGUP
+        live = [c for c in self.gw.store.by_account(agent.account_id) if c.state != hungup]
+        return sorted(live, key=_ARRIVAL)
 
     def organization_id(self, ch: Channel) -> int:
         account = self.gw.directory.account(ch.account_id)
