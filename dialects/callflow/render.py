@@ -1,11 +1,21 @@
-"""Channel -> call-flow-control call object, in the three generations' shapes."""
+"""Channel -> call-flow-control call object, in the three generations' shapes.
+
+`/call/list` is what every agent desk polls, so its rows are kept serialized (`rows`) and a
+list is spliced from them. A row depends on more than its channel: on the bridged peer (whose
+assignment makes the call the agent's) and on the dialect's own call state, so the cache key
+holds every such input (see `row`).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Hashable
+from operator import attrgetter
 from typing import Any
 
 from gateway.context import Gateway
 from gateway.model import Channel, State
+from gateway.render_cache import RenderCache
 
 from .auth import Agent
 from .calls import Calls, CallState
@@ -14,6 +24,8 @@ from .calls import Calls, CallState
 LEGACY_STATUS = {CallState.SPEAKING: "answered", CallState.TRANSFERRED: "bridged",
                  CallState.PARKED: "on hold"}
 
+_ARRIVAL = attrgetter("created", "id")
+
 
 class View:
     """Renders channels with the dialect's assignment state applied."""
@@ -21,9 +33,29 @@ class View:
     def __init__(self, gw: Gateway, calls: Calls) -> None:
         self.gw = gw
         self.calls = calls
+        self.rows: RenderCache[tuple[CallState, bytes]] = RenderCache(None, gw.store)
 
     def owner(self, ch: Channel) -> int | None:
         return self.calls.owner(ch, self.gw.store.peer(ch))
+
+    def row(self, ch: Channel) -> tuple[CallState, bytes]:
+        """The call's state and its JSON object as `json.dumps` writes it, cached under
+        everything the object is made of: the channel's and its peer's versions, and the
+        dialect's assignment, moving, transferred and agent-phone marks of both legs. The
+        directory is fixed for the gateway's life, and nothing in a row reads the clock."""
+        calls = self.calls
+        cid = ch.id
+        assigned = calls.assigned.get
+        stamp: Hashable = (ch.version, assigned(cid), cid in calls.moving,
+                           cid in calls.transferred, cid in calls.agent_legs)
+        peer = self.gw.store.peer(ch) if ch.other_leg else None
+        if peer is not None:
+            stamp = (stamp, peer.version, assigned(peer.id))
+        hit = self.rows.lookup(ch, stamp)
+        if hit is None:
+            call = self.call(ch)
+            hit = self.rows.put(ch, stamp, (call["state"], json.dumps(call).encode()))
+        return hit
 
     def state(self, ch: Channel) -> CallState:
         return self.calls.state(ch, self.owner(ch))
@@ -39,8 +71,9 @@ class View:
     def calls_of(self, agent: Agent) -> list[Channel]:
         """The organization's live legs, oldest first (the order `/call/list` and the FIFO
         pickup rely on)."""
-        live = [c for c in self.gw.store.by_account(agent.account_id) if c.state != State.HUNGUP]
-        return sorted(live, key=lambda c: (c.created, c.id))
+        hungup = State.HUNGUP
+        live = [c for c in self.gw.store.by_account(agent.account_id) if c.state != hungup]
+        return sorted(live, key=_ARRIVAL)
 
     def organization_id(self, ch: Channel) -> int:
         account = self.gw.directory.account(ch.account_id)

@@ -24,7 +24,8 @@ HANGUP = (RECEPTIONIST, ADMINISTRATOR)
 RESERVED = frozenset({"list", "queue", "state", "pickup", "park", "hangup", "originate",
                       "transfer"})
 
-Handler = Callable[[web.Request, Agent, dict[str, str], Commands], Awaitable[dict[str, Any]]]
+Answer = dict[str, Any] | web.Response
+Handler = Callable[[web.Request, Agent, dict[str, str], Commands], Awaitable[Answer]]
 
 
 def endpoint(methods: str | Mapping[str, Handler],
@@ -38,7 +39,8 @@ def endpoint(methods: str | Mapping[str, Handler],
     async def handle(request: web.Request, ctx: Context) -> web.StreamResponse:
         run = table[request.method if request.method in table else "GET"]  # HEAD reads GET
         assert run is not None
-        return json_response(await run(request, ctx.agent, ctx.params, ctx.state.commands))
+        answer = await run(request, ctx.agent, ctx.params, ctx.state.commands)
+        return answer if isinstance(answer, web.Response) else json_response(answer)
 
     return Endpoint(tuple(table), handle, auth=token_auth(groups))
 
@@ -51,15 +53,23 @@ def _path_call(request: web.Request, name: str = "callid") -> str:
 
 
 # ------------------------------------------------------------------ reads
+def _calls(rows: list[bytes]) -> web.Response:
+    """`{"calls": [...], "status": "ok"}` spliced from serialized rows, byte for byte what
+    `json_response` writes for the same objects."""
+    body = b'{"calls": [' + b", ".join(rows) + b'], "status": "ok"}'
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+
 async def list_calls(_r: web.Request, agent: Agent, _p: dict[str, str],
-                     cmd: Commands) -> dict[str, Any]:
-    return {"calls": [cmd.view.call(c) for c in cmd.view.calls_of(agent)], "status": "ok"}
+                     cmd: Commands) -> Answer:
+    row = cmd.view.row
+    return _calls([row(c)[1] for c in cmd.view.calls_of(agent)])
 
 
 async def queue(_r: web.Request, agent: Agent, _p: dict[str, str],
-                cmd: Commands) -> dict[str, Any]:
-    calls = [cmd.view.call(c) for c in cmd.view.calls_of(agent)]
-    return {"calls": [c for c in calls if c["state"] == CallState.QUEUED], "status": "ok"}
+                cmd: Commands) -> Answer:
+    rows = (cmd.view.row(c) for c in cmd.view.calls_of(agent))
+    return _calls([body for state, body in rows if state == CallState.QUEUED])
 
 
 async def state(_r: web.Request, agent: Agent, p: dict[str, str],
