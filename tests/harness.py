@@ -60,8 +60,9 @@ async def live_gateway(
         settings, gateway=dataclasses.replace(settings.gateway, port=0)
     )
     gw = Gateway.build(settings)
-    client = TestClient(TestServer(build_app(gw), **SERVER_LIMITS))
+    client = TestClient(TestServer(build_app(gw)))
     try:
+        await client.server.start_server(**SERVER_LIMITS)  # TestServer() drops them
         await client.start_server()
         if not await wait_connected(gw, 10.0):
             raise RuntimeError(
