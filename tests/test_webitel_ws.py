@@ -1,0 +1,292 @@
+"""The engine's WebSocket API end to end: a real WebSocket client over loopback against a
+gateway fed by the simulated switches. Replies, errors and events are compared with the
+engine v3 protocol (envelopes, auth, call control with FreeSWITCH's texts, SE:* frames), and
+every domain user's socket is checked never to see or touch another domain's channels."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+
+from gateway.config import Settings
+from gateway.model import State
+from gateway.tokens import TokenSigner
+from tests.harness import Live, live_gateway
+
+NEW_LEG = re.compile(r"^\+OK ([0-9a-f-]{36})\n$")
+ALICE = {"account": "alice@acme.example.com", "secret": "demo-alice"}
+BOB = {"account": "bob@acme.example.com", "secret": "demo-bob"}
+ERIN = {"account": "erin@beta.example.com", "secret": "demo-erin"}
+GUS = {"account": "gus@gamma.example.com", "secret": "demo-gus"}
+ROOT = {"account": "root", "secret": "demo-admin"}
+WAIT = 5.0
+
+
+def webitel(**options: Any) -> Callable[[Settings], Settings]:
+    def edit(s: Settings) -> Settings:
+        w = s.dialects["webitel"]
+        if options:
+            w = dataclasses.replace(w, options=dataclasses.replace(w.options, **options))
+        return dataclasses.replace(s, dialects={"webitel": w})
+    return edit
+
+
+class Ws:
+    """A client as the engine's browser library behaves: GUID exec-uuids, replies matched by
+    exec-uuid, every frame with `webitel-event-name` kept as an event."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.events: list[dict[str, Any]] = []
+        self.replies: dict[Any, dict[str, Any]] = {}
+        self.stray: list[dict[str, Any]] = []  # replies without an exec-uuid
+
+    async def send(self, func: str, args: Any = None, **extra: Any) -> str:
+        uid = f"g{next(self._ids)}"
+        msg: dict[str, Any] = {"exec-uuid": uid, "exec-func": func, **extra}
+        if args is not None:
+            msg["exec-args"] = args
+        await self.ws.send_str(json.dumps(msg))
+        return uid
+
+    async def _read(self) -> dict[str, Any] | None:
+        msg = await self.ws.receive()
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            return None
+        frame = json.loads(msg.data)
+        if "webitel-event-name" in frame:
+            self.events.append(frame)
+        elif "exec-uuid" in frame:
+            self.replies[frame["exec-uuid"]] = frame
+        else:
+            self.stray.append(frame)
+        return frame
+
+    async def reply(self, uid: str) -> dict[str, Any]:
+        async with asyncio.timeout(WAIT):
+            while uid not in self.replies:
+                if await self._read() is None:
+                    raise ConnectionError(f"closed before the reply to {uid}")
+        return self.replies.pop(uid)
+
+    async def cmd(self, func: str, args: Any = None) -> dict[str, Any]:
+        return await self.reply(await self.send(func, args))
+
+    async def event(self, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        async with asyncio.timeout(WAIT):
+            while True:
+                for ev in self.events:
+                    if match(ev):
+                        return ev
+                if await self._read() is None:
+                    raise ConnectionError("closed before the event")
+
+    async def sync(self) -> None:
+        """Everything queued for this socket before now has arrived (a ping's reply is
+        queued after it)."""
+        assert (await self.cmd("ping"))["exec-response"] == "pong"
+
+    async def closed(self) -> int | None:
+        """Read until the server closes; the close code."""
+        async with asyncio.timeout(WAIT):
+            while await self._read() is not None:
+                pass
+        return self.ws.close_code
+
+
+@asynccontextmanager
+async def ws(live: Live, creds: dict[str, str] | None = None,
+             path: str = "/") -> AsyncIterator[Ws]:
+    conn = await live.client.ws_connect(path)
+    client = Ws(conn)
+    try:
+        if creds is not None:
+            r = await client.cmd("auth", creds)
+            assert r["exec-complete"] == "+OK", r
+        yield client
+    finally:
+        await conn.close()
+
+
+def uuids(events: list[dict[str, Any]], name: str | None = None) -> set[str]:
+    return {e["Unique-ID"] for e in events if "Unique-ID" in e
+            and (name is None or e["Event-Name"] == name)}
+
+
+async def call(live: Live, caller: str, callee: str) -> tuple[str, str]:
+    a = await live.fs.place_call(caller, callee)
+    await live.until(lambda: (ch := live.gw.store.get(a)) is not None and ch.bridged)
+    return a, live.gw.store.get(a).other_leg
+
+
+def sent(live: Live, since: int) -> list[str]:
+    return [c for c in live.fs.commands[since:] if not c.startswith("api show")]
+
+
+def quiet(caplog: pytest.LogCaptureFixture) -> None:
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], \
+        [r.getMessage() for r in caplog.records]
+
+
+# -------------------------------------------------------------------- auth
+async def test_account_auth_answers_the_session_object() -> None:
+    async with live_gateway(edit=webitel()) as live, ws(live) as c:
+        uid = await c.send("auth", ALICE)
+        online = await c.event(lambda e: e.get("Event-Name") == "ACCOUNT_ONLINE")
+        assert uid not in c.replies  # the presence event comes before the answer
+        assert online == {"Event-Name": "ACCOUNT_ONLINE", "Event-Domain": "acme.example.com",
+                          "User-ID": "alice", "User-Domain": "acme.example.com",
+                          "User-Scheme": "account", "Content-Type": "text/event-json",
+                          "webitel-event-name": "user"}
+        r = await c.reply(uid)
+        assert list(r) == ["exec-uuid", "exec-complete", "exec-response"]
+        assert r["exec-complete"] == "+OK"
+        body = r["exec-response"]
+        assert list(body) == ["login", "role", "domain", "state", "status", "cc-agent",
+                              "session", "ws-count", "cc-logged", "acl"]
+        assert (body["login"], body["role"], body["domain"]) == (
+            "alice@acme.example.com", "admin", "acme.example.com")
+        assert body["cc-agent"] is False and body["cc-logged"] is False
+        assert (body["state"], body["status"], body["ws-count"]) == ("NONE", "ONHOOK", 1)
+        assert re.fullmatch(r"[0-9a-f-]{36}", body["session"])
+        assert body["acl"]["channels"] == ["*"]
+        # a second auth on the same socket is not answered (the engine listened once)
+        later = await c.send("auth", BOB)
+        await c.sync()
+        assert later not in c.replies
+
+
+async def test_auth_failures_and_root() -> None:
+    async with live_gateway(edit=webitel()) as live, ws(live) as c:
+        r = await c.cmd("auth", {"account": "alice@acme.example.com", "secret": "nope"})
+        assert r["exec-complete"] == "+ERR"
+        assert r["exec-response"] == {"login": {"status": 401, "message": "secret incorrect"}}
+        r = await c.cmd("auth", {"account": "root", "secret": "nope"})
+        assert r["exec-response"] == {"login": {"status": 401, "message": "secret incorrect"}}
+        r = await c.cmd("auth", {"account": "zed@acme.example.com", "secret": "x"})
+        assert (r["exec-complete"], r["exec-response"]["login"]["status"]) == ("+ERR", 401)
+        # a failed auth does not use up the socket's one auth
+        r = await c.cmd("auth", ROOT)
+        assert r["exec-complete"] == "+OK"
+        body = r["exec-response"]
+        assert list(body) == ["login", "role", "session", "ws-count", "cc-logged", "acl"]
+        assert (body["login"], body["role"]) == ("root", "root")
+
+
+async def test_key_and_token_share_the_rest_session() -> None:
+    async with live_gateway(edit=webitel()) as live:
+        r = await live.client.post("/login", json={"username": "alice@acme.example.com",
+                                                   "password": "demo-alice"})
+        s = await r.json()
+        async with ws(live) as c:
+            for args, text in (({"key": s["key"], "token": "garbage"}, "Invalid Token or Key"),
+                               ({"key": "nope", "token": s["token"]}, "Invalid Token or Key"),
+                               ({"key": s["key"]}, "Invalid Token or Key")):
+                r = await c.cmd("auth", args)
+                assert (r["exec-complete"], r["exec-response"]) == ("-ERR", text)
+            expired = TokenSigner(live.settings.gateway.token_secret, "webitel").issue(
+                {"exp": 1, "acl": {}})
+            r = await c.cmd("auth", {"key": s["key"], "token": expired})
+            assert (r["exec-complete"], r["exec-response"]) == ("-ERR", "Token Expired")
+            # a Kazoo-issued token with the same secret opens nothing
+            kazoo = TokenSigner(live.settings.gateway.token_secret, "kazoo").issue(
+                {"exp": s["expires"], "acl": {}})
+            r = await c.cmd("auth", {"key": s["key"], "token": kazoo})
+            assert (r["exec-complete"], r["exec-response"]) == ("-ERR", "Invalid Token or Key")
+            r = await c.cmd("auth", {"key": s["key"], "token": s["token"]})
+            assert r["exec-complete"] == "+OK"
+            body = r["exec-response"]
+            assert (body["login"], body["domain"], body["state"], body["status"],
+                    body["cc-agent"]) == ("alice@acme.example.com", "acme.example.com", "", "",
+                                          False)
+            # logging the REST session out ends the socket's
+            r = await live.client.post("/logout", headers={"X-Access-Token": s["token"],
+                                                           "X-Key": s["key"]})
+            assert r.status == 200
+            await c.closed()
+            assert {"webitel-event-name": "account", "Event-Name": "DISCONNECT"} in c.events
+
+
+async def test_unauthenticated_socket_is_told_and_closed() -> None:
+    async with live_gateway(edit=webitel(socket_timeout_unauthorized=0.2)) as live:
+        async with ws(live) as c:
+            await c.closed()
+            assert c.events == [{"webitel-event-name": "account", "Event-Name": "DISCONNECT"}]
+        async with ws(live, ALICE) as c:  # authenticated in time: stays open
+            await asyncio.sleep(0.4)
+            await c.sync()
+            assert not c.ws.closed
+
+
+async def test_per_user_socket_limit_root_exempt() -> None:
+    async with live_gateway(edit=webitel(max_socket_per_user=2)) as live:
+        async with ws(live, ALICE), ws(live, ALICE), ws(live) as third:
+            r = await third.cmd("auth", ALICE)
+            assert (r["exec-complete"], r["exec-response"]) == ("-ERR",
+                                                                "Maximum opened socket 2")
+            await third.closed()
+            async with ws(live, ROOT), ws(live, ROOT), ws(live, ROOT) as root:
+                await root.sync()
+            # another user is not counted with alice
+            async with ws(live, BOB) as bob:
+                await bob.sync()
+
+
+async def test_session_commands_and_envelope_literals() -> None:
+    async with live_gateway(edit=webitel()) as live, ws(live) as c:
+        r = await c.cmd("ping")
+        assert r == {"exec-uuid": r["exec-uuid"], "exec-complete": "+OK",
+                     "exec-response": "pong"}
+        r = await c.cmd("hangup", {"channel-uuid": "x"})
+        assert (r["exec-complete"], r["exec-response"]) == ("-ERR",
+                                                            "-ERR: Authentication required!")
+        r = await c.cmd("subscribe", {"event": "SE:CHANNEL_CREATE"})
+        assert r["exec-response"] == "-ERR: Authentication required!"
+        r = await c.cmd("nope")
+        assert (r["exec-complete"], r["exec-response"]) == ("+ERR", "nope - not found.")
+        await c.cmd("auth", ALICE)
+        assert (await c.cmd("login"))["exec-response"] == "+OK: logged: true"
+        assert (await c.cmd("logout"))["exec-response"] == "+OK: logged: false"
+        r = await c.cmd("whoami")
+        assert r["exec-complete"] == "+OK"
+        assert json.loads(r["exec-response"])["id"] == "alice@acme.example.com"
+        for args, complete, text in (
+                ({"event": "SE:CHANNEL_CREATE"}, "+OK", "+OK: subscribe SE:CHANNEL_CREATE"),
+                ({"event": "SE:CHANNEL_CREATE"}, "-ERR", "-ERR: event subscribed!"),
+                ({"event": "SE:NOPE"}, "-ERR", "-ERR: Event unregistered"),
+                ({}, "-ERR", "-ERR: Bad parameters."),
+                ({"event": 7}, "-ERR", "-ERR: Bad parameters.")):
+            r = await c.cmd("subscribe", args)
+            assert (r["exec-complete"], r["exec-response"]) == (complete, text)
+        for name in ("SE:CHANNEL_CREATE", "SE:CHANNEL_ANSWER"):  # subscribed or not
+            r = await c.cmd("unsubscribe", {"event": name})
+            assert (r["exec-complete"], r["exec-response"]) == ("+OK",
+                                                                f"+OK: unsubscribe {name}")
+        # a call without an extension fails before the switch: the falsy answer
+        r = await c.cmd("call", {})
+        assert r == {"exec-uuid": r["exec-uuid"], "exec-complete": "-ERR: bad response"}
+
+
+async def test_account_list_makes_the_library_ready() -> None:
+    async with live_gateway(edit=webitel()) as live, ws(live, ALICE) as c:
+        r = await c.cmd("api account list", {"domain": "beta.example.com"})
+        assert r["exec-complete"] == "+OK"
+        users = json.loads(r["exec-response"]["response"])
+        assert {"alice", "bob", "carol"} <= set(users) and "erin" not in users
+        assert users["alice"]["online"] is True and users["bob"]["online"] is False
+        async with ws(live, ROOT) as root:
+            r = await root.cmd("api account list", {"domain": "beta.example.com"})
+            assert set(json.loads(r["exec-response"]["response"])) == {"erin", "dan"} or \
+                "erin" in json.loads(r["exec-response"]["response"])
