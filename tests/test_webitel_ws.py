@@ -131,6 +131,16 @@ async def call(live: Live, caller: str, callee: str) -> tuple[str, str]:
     return a, live.gw.store.get(a).other_leg
 
 
+async def rest_list(live: Live, user: str, password: str) -> set[str]:
+    """The uuids the REST list shows that user."""
+    r = await live.client.post("/login", json={"username": user, "password": password})
+    s = await r.json()
+    r = await live.client.get("/api/v2/channels", headers={"X-Access-Token": s["token"],
+                                                           "X-Key": s["key"]})
+    assert r.status == 200
+    return {row["uuid"] for row in (await r.json())["data"]["rows"]}
+
+
 def sent(live: Live, since: int) -> list[str]:
     return [c for c in live.fs.commands[since:] if not c.startswith("api show")]
 
@@ -288,5 +298,128 @@ async def test_account_list_makes_the_library_ready() -> None:
         assert users["alice"]["online"] is True and users["bob"]["online"] is False
         async with ws(live, ROOT) as root:
             r = await root.cmd("api account list", {"domain": "beta.example.com"})
-            assert set(json.loads(r["exec-response"]["response"])) == {"erin", "dan"} or \
-                "erin" in json.loads(r["exec-response"]["response"])
+            assert set(json.loads(r["exec-response"]["response"])) == {"erin"}
+
+
+# ------------------------------------------------------------ call control
+async def test_call_control_reaches_freeswitch_as_its_commands() -> None:
+    async with live_gateway(edit=webitel()) as live, ws(live, ALICE) as c:
+        # call: the caller's own phone rings first, then the extension
+        mark = len(live.fs.commands)
+        r = await c.cmd("call", {"extension": "202",
+                                 "auto_answer_param": "sip_h_Call-Info=answer-after=0"})
+        assert r["exec-complete"] == "+OK", r
+        a = NEW_LEG.match(r["exec-response"]).group(1)
+        [cmd] = sent(live, mark)
+        assert cmd.startswith("bgapi originate {") and cmd.endswith(
+            "}user/201@acme.example.com 202 XML default")
+        for var in ("w_jsclient_originate_number=202", "sip_h_Call-Info=answer-after=0",
+                    "domain_name=acme.example.com", "webitel_direction=outbound"):
+            assert var in cmd
+        await live.until(lambda: (ch := live.gw.store.get(a)) is not None and ch.bridged)
+        b = live.gw.store.get(a).other_leg
+
+        async def expect(func: str, args: dict, response: str, commands: list[str],
+                         complete: str = "+OK") -> None:
+            mark = len(live.fs.commands)
+            r = await c.cmd(func, args)
+            assert (r["exec-complete"], r["exec-response"]) == (complete, response), func
+            assert sent(live, mark) == commands, func
+
+        await expect("hold", {"channel-uuid": a}, "+OK Success\n", [f"api uuid_hold {a}"])
+        await live.until(lambda: live.gw.store.get(a).held)
+        await expect("toggle_hold", {"channel-uuid": a}, "+OK Success\n",
+                     [f"api uuid_hold off {a}"])
+        await live.until(lambda: not live.gw.store.get(a).held)
+        # the library joins several uuids with commas
+        await expect("hold", {"channel-uuid": f"{a},{b}"}, "+OK Success\n",
+                     [f"api uuid_hold {a}", f"api uuid_hold {b}"])
+        await live.until(lambda: live.gw.store.get(b).held)
+        await expect("unhold", {"channel-uuid": f"{a},{b}"}, "+OK Success\n",
+                     [f"api uuid_hold off {a}", f"api uuid_hold off {b}"])
+        await live.until(lambda: not live.gw.store.get(b).held)
+        mark = len(live.fs.commands)
+        r = await c.cmd("dtmf", {"channel-uuid": a, "digits": "15#"})
+        assert (r["exec-complete"], r["exec-response"]) == ("+OK", "+OK 15#")
+        assert len(sent(live, mark)) == 1 and a in sent(live, mark)[0]
+        # getvar / channel_dump from what the gateway knows of the leg
+        r = await c.cmd("getvar", {"channel-uuid": a, "variable": "domain_name"})
+        assert (r["exec-complete"], r["exec-response"]) == ("+OK", "acme.example.com")
+        r = await c.cmd("getvar", {"channel-uuid": a, "variable": "no_such"})
+        assert r["exec-response"] == "_undef_"
+        r = await c.cmd("channel_dump", {"uuid": a})
+        dump = json.loads(r["exec-response"])
+        assert r["exec-complete"] == "+OK" and dump["Unique-ID"] == a
+        assert dump["Other-Leg-Unique-ID"] == b and dump["Answer-State"] == "answered"
+        r = await c.cmd("show_channel")
+        assert r["exec-complete"] == "+OK"
+        assert {row["uuid"] for row in r["exec-response"]["rows"]} == {a, b}
+        assert r["exec-response"]["row_count"] == 2
+        # hang the A-leg up with a cause; transfer a leg of another call
+        await expect("hangup", {"channel-uuid": a, "cause": "USER_BUSY"}, "+OK\n",
+                     [f"api uuid_kill {a} USER_BUSY"])
+        await live.until(lambda: live.gw.store.get(a) is None)
+        _a2, b2 = await call(live, "203", "204")
+        await expect("transfer", {"channel-uuid": b2, "destination": "9664"}, "+OK\n",
+                     [f"api uuid_transfer {b2} 9664 XML default"])
+        # a gone uuid is answered as FreeSWITCH answers it; nothing is sent
+        await expect("hangup", {"channel-uuid": a}, "-ERR No such channel!\n", [], "-ERR")
+        await expect("transfer", {"channel-uuid": a, "destination": "1"},
+                     "-ERR No such channel!\n", [], "-ERR")
+        await expect("getvar", {"channel-uuid": a, "variable": "x"},
+                     "-ERR No such channel!\n", [], "-ERR")
+        await expect("hold", {"channel-uuid": a}, "+OK Success\n", [])
+
+
+async def test_bridge_eavesdrop_and_attended_transfer() -> None:
+    async with live_gateway(edit=webitel()) as live, ws(live, ALICE) as c:
+        a, b = await call(live, "201", "202")
+        p = await live.fs.place_call("203", "999", bridge=False, answer_after=0.05)
+        await live.until(lambda: (ch := live.gw.store.get(p)) is not None and ch.parked)
+        mark = len(live.fs.commands)
+        r = await c.cmd("eavesdrop", {"channel-uuid": b, "user": "203"})
+        assert r["exec-complete"] == "+OK" and NEW_LEG.match(r["exec-response"])
+        [cmd] = sent(live, mark)
+        assert cmd.endswith(f"}}user/203@acme.example.com &eavesdrop({b})")
+        r = await c.cmd("eavesdrop", {"channel-uuid": "all", "user": "203"})
+        assert r["exec-complete"] == "-ERR: bad response" and "exec-response" not in r
+        # att_xfer2: a new call from the agent's phone to the target, tagged with the call
+        mark = len(live.fs.commands)
+        r = await c.cmd("att_xfer2", {"channel-uuid": a, "extension": "204@acme.example.com",
+                                      "user": "alice@acme.example.com",
+                                      "parent_call_uuid": a})
+        assert r["exec-complete"] == "+OK" and NEW_LEG.match(r["exec-response"])
+        [cmd] = sent(live, mark)
+        assert "w_jsclient_xtransfer=" + a in cmd and cmd.endswith(" 204 XML default")
+        # bridge the parked leg to the B-leg
+        mark = len(live.fs.commands)
+        r = await c.cmd("bridge", {"channel_uuid_A": p, "channel_uuid_B": b})
+        assert (r["exec-complete"], r["exec-response"]) == ("+OK", f"+OK {b}\n")
+        assert sent(live, mark) == [f"api uuid_bridge {p} {b}"]
+        await live.until(lambda: live.gw.store.get(p).other_leg == b)
+        r = await c.cmd("bridge", {"channel_uuid_A": p, "channel_uuid_B": "nope"})
+        assert (r["exec-complete"], r["exec-response"]) == ("-ERR", "-ERR Invalid uuid\n")
+        mark = len(live.fs.commands)
+        r = await c.cmd("att_xfer_cancel", {"channel-uuid-leg-c": p})
+        assert (r["exec-complete"], r["exec-response"]) == ("+OK", "+OK\n")
+        assert sent(live, mark) == [f"api uuid_kill {p} NORMAL_CLEARING"]
+
+
+async def test_asterisk_legs_are_controlled_the_same_way() -> None:
+    async with live_gateway(edit=webitel(), switches=("fs1", "ast1")) as live, \
+            ws(live, GUS) as c:
+        a = await live.ast.place_call("401", "402")
+        await live.until(lambda: (ch := live.gw.store.get(a)) is not None and ch.answered)
+        assert a in await rest_list(live, "gus@gamma.example.com", "demo-gus")
+        mark = len(live.ast.actions)
+        r = await c.cmd("hold", {"channel-uuid": a})
+        assert (r["exec-complete"], r["exec-response"]) == ("+OK", "+OK Success\n")
+        await live.until(lambda: live.gw.store.get(a).held)
+        r = await c.cmd("unhold", {"channel-uuid": a})
+        assert r["exec-response"] == "+OK Success\n"
+        await live.until(lambda: not live.gw.store.get(a).held)
+        r = await c.cmd("hangup", {"channel-uuid": a})
+        assert (r["exec-complete"], r["exec-response"]) == ("+OK", "+OK\n")
+        assert any(act.get("Action", "").lower() == "hangup" for act in live.ast.actions[mark:])
+        await live.until(lambda: live.gw.store.get(a) is None)
+        assert a not in await rest_list(live, "gus@gamma.example.com", "demo-gus")
