@@ -423,3 +423,160 @@ async def test_asterisk_legs_are_controlled_the_same_way() -> None:
         assert any(act.get("Action", "").lower() == "hangup" for act in live.ast.actions[mark:])
         await live.until(lambda: live.gw.store.get(a) is None)
         assert a not in await rest_list(live, "gus@gamma.example.com", "demo-gus")
+
+
+# ------------------------------------------------------------------ events
+CHANNEL_EVENTS = ("SE:CHANNEL_CREATE", "SE:CHANNEL_ANSWER", "SE:CHANNEL_BRIDGE",
+                  "SE:CHANNEL_HOLD", "SE:CHANNEL_UNHOLD", "SE:CHANNEL_CALLSTATE",
+                  "SE:CHANNEL_HANGUP", "SE:CHANNEL_HANGUP_COMPLETE", "SE:CHANNEL_DESTROY")
+
+
+async def subscribe_all(c: Ws) -> None:
+    for name in CHANNEL_EVENTS:
+        r = await c.cmd("subscribe", {"event": name})
+        assert r["exec-response"] == f"+OK: subscribe {name}"
+
+
+async def test_server_events_stay_in_their_domain() -> None:
+    async with live_gateway(edit=webitel(), switches=("fs1", "ast1")) as live, \
+            ws(live, ALICE) as alice, ws(live, ERIN) as erin, ws(live, GUS) as gus, \
+            ws(live, ROOT) as root:
+        for c in (alice, erin, gus, root):
+            await subscribe_all(c)
+        acme = await call(live, "201", "202")
+        beta = await live.fs.place_call("301", "999", bridge=False, answer_after=0.05)
+        gamma = await live.ast.place_call("401", "402")
+        await live.until(lambda: (ch := live.gw.store.get(beta)) is not None and ch.parked)
+        await live.until(lambda: (ch := live.gw.store.get(gamma)) is not None and ch.answered)
+        await live.fs.hold(acme[0])
+        await live.until(lambda: live.gw.store.get(acme[0]).held)
+        for uid in (*acme, beta):
+            await live.fs.hangup(uid)
+        await live.ast.hangup(gamma)
+        await live.until(lambda: len(live.gw.store) == 0)
+        # root saw every leg destroyed; what it got, the others got first
+        await root.event(lambda e: e["Event-Name"] == "SE:CHANNEL_DESTROY"
+                         and e["Unique-ID"] == gamma)
+        for c in (alice, erin, gus, root):
+            await c.sync()
+        seen = {name: uuids(c.events) for name, c in
+                (("alice", alice), ("erin", erin), ("gus", gus), ("root", root))}
+        gamma_legs = seen["gus"]
+        assert set(acme) == seen["alice"]
+        assert seen["erin"] == {beta}
+        assert gamma in gamma_legs and not gamma_legs & (set(acme) | {beta})
+        assert seen["root"] >= set(acme) | {beta} | gamma_legs
+        # the frames: FreeSWITCH's headers, Event-Name renamed, `server` appended
+        a = acme[0]
+        names = [e["Event-Name"] for e in alice.events if e.get("Unique-ID") == a]
+        for name in ("SE:CHANNEL_CREATE", "SE:CHANNEL_ANSWER", "SE:CHANNEL_HOLD",
+                     "SE:CHANNEL_HANGUP", "SE:CHANNEL_HANGUP_COMPLETE", "SE:CHANNEL_DESTROY"):
+            assert name in names, (name, names)
+        assert names.index("SE:CHANNEL_CREATE") < names.index("SE:CHANNEL_ANSWER") \
+            < names.index("SE:CHANNEL_HANGUP_COMPLETE") < names.index("SE:CHANNEL_DESTROY")
+        create = next(e for e in alice.events if e["Event-Name"] == "SE:CHANNEL_CREATE"
+                      and e["Unique-ID"] == a)
+        assert list(create)[-1] == "webitel-event-name" and create["webitel-event-name"] == \
+            "server"
+        assert create["Caller-Caller-ID-Number"] == "201"
+        assert create["Channel-Presence-ID"] == "201@acme.example.com"
+        assert create["variable_domain_name"] == "acme.example.com"
+        assert create["Channel-State"].startswith("CS_")
+        assert all(isinstance(v, str) for v in create.values())
+        hangup = next(e for e in alice.events if e["Event-Name"] == "SE:CHANNEL_HANGUP_COMPLETE"
+                      and e["Unique-ID"] == a)
+        assert hangup["Answer-State"] == "hangup" and hangup["Hangup-Cause"]
+        # an Asterisk leg carries the same FreeSWITCH headers
+        ast_create = next(e for e in gus.events if e["Event-Name"] == "SE:CHANNEL_CREATE"
+                          and e["Unique-ID"] == gamma)
+        assert ast_create["Channel-Presence-ID"] == "401@gamma.example.com"
+        assert ast_create["Channel-State"].startswith("CS_")
+        assert ast_create["Caller-Caller-ID-Number"] == "401"
+
+
+async def test_per_user_call_frames_after_login() -> None:
+    async with live_gateway(edit=webitel()) as live, ws(live, ALICE) as alice, \
+            ws(live, ERIN) as erin:
+        for c in (alice, erin):
+            assert (await c.cmd("login"))["exec-response"] == "+OK: logged: true"
+        a, b = await call(live, "201", "202")  # 201 is alice's phone, 202 bob's
+        await live.fs.hold(a)
+        await live.until(lambda: live.gw.store.get(a).held)
+        await live.fs.hangup(a)
+        await live.until(lambda: len(live.gw.store) == 0)
+        done = await alice.event(lambda e: e["Event-Name"] == "CHANNEL_DESTROY")
+        await erin.sync()
+        assert erin.events == [] or all(e["webitel-event-name"] == "user" for e in erin.events)
+        frames = [e for e in alice.events if e["webitel-event-name"] == "call"]
+        assert {e["Unique-ID"] for e in frames} == {a}  # bob's leg is bob's
+        names = [e["Event-Name"] for e in frames]
+        for name in ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HOLD",
+                     "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"):
+            assert name in names, (name, names)
+        assert "CHANNEL_CALLSTATE" not in names
+        first = frames[0]
+        assert list(first)[:4] == ["webitel-event-name", "Event-Name", "Channel-Presence-ID",
+                                   "Unique-ID"]
+        assert all(e["Channel-Presence-ID"] == "alice@acme.example.com" for e in frames)
+        assert list(first)[-1] == "variable_billsec" and first["variable_billsec"] == 0
+        hangup = next(e for e in frames if e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE")
+        assert isinstance(hangup["variable_billsec"], int)
+        assert hangup["variable_hangup_cause"] and hangup["Answer-State"] == "hangup"
+        bridged = next(e for e in frames if e["Event-Name"] == "CHANNEL_BRIDGE")
+        assert bridged["Other-Leg-Unique-ID"] == b
+        assert done["Event-Name"] == "CHANNEL_DESTROY"
+        # after logout no more call frames
+        await alice.cmd("logout")
+        before = len(alice.events)
+        await call(live, "201", "203")
+        await alice.sync()
+        assert [e for e in alice.events[before:] if e["webitel-event-name"] == "call"] == []
+
+
+async def test_presence_events_reach_the_domain_and_root_only() -> None:
+    async with live_gateway(edit=webitel()) as live, ws(live, ROOT) as root, \
+            ws(live, ERIN) as erin, ws(live, ALICE) as alice:
+        async with ws(live, BOB):
+            pass
+        await alice.sync()
+        await erin.sync()
+        await root.event(lambda e: e.get("Event-Name") == "ACCOUNT_OFFLINE"
+                         and e["User-ID"] == "bob")
+        bob = {(e["Event-Name"], e["User-ID"]) for e in alice.events}
+        assert {("ACCOUNT_ONLINE", "bob"), ("ACCOUNT_OFFLINE", "bob")} <= bob
+        assert not [e for e in erin.events if e.get("Event-Domain") == "acme.example.com"]
+
+
+# -------------------------------------------------------------- tenancy
+async def test_another_domains_channels_cannot_be_touched() -> None:
+    async with live_gateway(edit=webitel()) as live, ws(live, ERIN) as erin:
+        a, b = await call(live, "201", "202")
+        mark = len(live.fs.commands)
+        no_channel = ("-ERR", "-ERR No such channel!\n")
+        for func, args, answer in (
+                ("hangup", {"channel-uuid": a}, no_channel),
+                ("att_xfer_cancel", {"channel-uuid-leg-c": a}, no_channel),
+                ("transfer", {"channel-uuid": a, "destination": "301"}, no_channel),
+                ("dtmf", {"channel-uuid": a, "digits": "1"}, no_channel),
+                ("getvar", {"channel-uuid": a, "variable": "domain_name"}, no_channel),
+                ("setvar", {"channel-uuid": a, "variable": "x", "value": "y"}, no_channel),
+                ("channel_dump", {"uuid": a}, no_channel),
+                ("eavesdrop", {"channel-uuid": b, "user": "301"}, no_channel),
+                ("att_xfer2", {"channel-uuid": a, "extension": "301", "user": "301"},
+                 no_channel),
+                ("bridge", {"channel_uuid_A": a, "channel_uuid_B": b},
+                 ("-ERR", "-ERR Invalid uuid\n")),
+                ("att_xfer_bridge", {"channel-uuid-leg-b": a, "channel-uuid-leg-c": b},
+                 ("-ERR", "-ERR Invalid uuid\n")),
+                ("hold", {"channel-uuid": f"{a},{b}"}, ("+OK", "+OK Success\n")),
+                ("unhold", {"channel-uuid": a}, ("+OK", "+OK Success\n")),
+                ("toggle_hold", {"channel-uuid": b}, ("+OK", "+OK Success\n"))):
+            r = await erin.cmd(func, args)
+            assert (r["exec-complete"], r["exec-response"]) == answer, func
+        r = await erin.cmd("show_channel", {"domain": "acme.example.com"})
+        assert r["exec-response"] == {"row_count": 0, "rows": []}
+        r = await erin.cmd("api account list", {"domain": "acme.example.com"})
+        assert set(json.loads(r["exec-response"]["response"])) == {"erin"}
+        assert sent(live, mark) == []
+        ch = live.gw.store.get(a)
+        assert ch is not None and ch.state is State.ANSWERED and not ch.held
