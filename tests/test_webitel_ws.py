@@ -6,11 +6,13 @@ every domain user's socket is checked never to see or touch another domain's cha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import json
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -580,3 +582,140 @@ async def test_another_domains_channels_cannot_be_touched() -> None:
         assert sent(live, mark) == []
         ch = live.gw.store.get(a)
         assert ch is not None and ch.state is State.ANSWERED and not ch.held
+
+
+# --------------------------------------------------------------- bad input
+async def test_bad_frames_get_a_reply_or_a_close(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    async with live_gateway(edit=webitel()) as live, ws(live, ALICE) as c:
+        for raw in ("{not json", "[1,2]", '"text"', "[" * 5000 + "]" * 5000):
+            await c.ws.send_str(raw)
+            await c.sync()
+            assert c.stray.pop() == {"exec-complete": "-ERR",
+                                     "exec-response": "-ERR: Bad parameters."}
+        await c.ws.send_bytes(b"\x00\x01")
+        await c.sync()
+        assert c.stray.pop()["exec-complete"] == "-ERR"
+        # no exec-uuid: answered without one, as JSON.stringify drops an undefined key
+        await c.ws.send_str('{"exec-func":"ping"}')
+        await c.sync()
+        assert c.stray.pop() == {"exec-complete": "+OK", "exec-response": "pong"}
+        # exec-args of the wrong type read as none
+        for args in ("abc", [1], 7, None):
+            r = await c.reply(await c.send("hangup", args))
+            assert (r["exec-complete"], r["exec-response"]) == ("-ERR",
+                                                                "-ERR No such channel!\n")
+        for func, text in ((7, "7 - not found."), (None, "undefined - not found."),
+                           ({"a": 1}, "[object Object] - not found.")):
+            uid = "x" + str(id(text))
+            await c.ws.send_str(json.dumps({"exec-uuid": uid, "exec-func": func}))
+            r = await c.reply(uid)
+            assert (r["exec-complete"], r["exec-response"]) == ("+ERR", text)
+        r = await c.cmd("dtmf", {"channel-uuid": "x", "digits": "1; hupall"})
+        assert r["exec-complete"] == "-ERR: bad response"
+        # a 1 MB frame closes the socket (1009, message too big)
+        async with ws(live, ALICE) as big:
+            await big.ws.send_str(json.dumps({"exec-uuid": "1", "exec-func": "ping",
+                                              "pad": "x" * (1 << 20)}))
+            assert await big.closed() == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        await c.sync()  # the other socket is untouched
+    quiet(caplog)
+
+
+async def test_a_flood_of_commands_is_answered_or_closed(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    async with live_gateway(edit=webitel(socket_queue=100)) as live, \
+            ws(live, ALICE) as flood, ws(live, ERIN) as other:
+        a, _b = await call(live, "201", "202")
+        mark = len(live.fs.commands)
+        frames = [json.dumps({"exec-uuid": f"f{i}", "exec-func": func, "exec-args": args})
+                  for i in range(2000) for func, args in
+                  (("ping", {}), ("hold", {"channel-uuid": a}), ("show_channel", {}))]
+        for frame in frames:
+            await flood.ws.send_str(frame)
+        answered = 0
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            async with asyncio.timeout(WAIT):
+                while await flood._read() is not None:
+                    answered = len(flood.replies)
+                    if answered == len(frames) // 3:
+                        break
+        assert answered == len(frames) // 3 or flood.ws.closed or flood.ws.close_code
+        await other.sync()
+        r = await other.cmd("hangup", {"channel-uuid": a})
+        assert r["exec-response"] == "-ERR No such channel!\n"
+        assert all(a in c and "uuid_hold" in c for c in sent(live, mark))
+    quiet(caplog)
+
+
+def _small_buffer(addr_info: Any) -> socket.socket:
+    family, kind, proto, _, _ = addr_info
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    return sock
+
+
+async def test_a_socket_that_does_not_read_is_closed_without_slowing_others(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="callgate.webitel")
+    async with live_gateway(edit=webitel(socket_queue=50)) as live, ws(live, ROOT) as fast, \
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+                socket_factory=_small_buffer)) as session:
+        conn = await session.ws_connect(live.client.make_url("/"), max_msg_size=0)
+        slow = Ws(conn)
+        await slow.cmd("auth", ROOT)
+        for c in (slow, fast):
+            for name in ("SE:CHANNEL_HOLD", "SE:CHANNEL_UNHOLD"):
+                await c.cmd("subscribe", {"event": name})
+        a, _b = await call(live, "201", "202")
+
+        def dropped() -> bool:
+            return any("does not read" in r.getMessage() for r in caplog.records)
+
+        async def read_all() -> None:
+            while await fast._read() is not None:
+                pass
+
+        reader = asyncio.get_running_loop().create_task(read_all())
+        toggles = 0
+        while not dropped() and toggles < 5000:  # the slow client never reads meanwhile
+            await live.fs.hold(a)
+            await live.fs.unhold(a)
+            toggles += 1
+            await asyncio.sleep(0)
+        assert dropped()
+
+        def unholds() -> int:
+            return sum(1 for e in fast.events if e["Event-Name"] == "SE:CHANNEL_UNHOLD")
+
+        # the reader got every event, in order
+        await live.until(lambda: unholds() == toggles, wait=20)
+        reader.cancel()
+        holds = [e["Event-Name"] for e in fast.events if e.get("Unique-ID") == a]
+        assert holds == ["SE:CHANNEL_HOLD", "SE:CHANNEL_UNHOLD"] * toggles
+        # the slow one finds its connection closed once it reads again
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+            await slow.closed()
+        assert conn.closed
+
+
+async def test_shutdown_closes_every_socket_at_once() -> None:
+    async with live_gateway(edit=webitel()) as live:
+        clients = [await live.client.ws_connect("/") for _ in range(5)]
+        authed = Ws(clients[0])
+        await authed.cmd("auth", ALICE)
+        stopping = asyncio.get_running_loop().create_task(live.client.server.close())
+        for conn in clients:
+            msg = await conn.receive()
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            assert conn.close_code == aiohttp.WSCloseCode.GOING_AWAY
+        await stopping
+
+
+async def test_plain_get_at_the_root_is_expresss_404() -> None:
+    async with live_gateway(edit=webitel()) as live:
+        r = await live.client.get("/")
+        assert r.status == 404
+        assert await r.json() == {"status": "error", "info": "/ not found."}
+        assert r.headers["X-Powered-By"] == "Webitel"

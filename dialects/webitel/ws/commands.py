@@ -465,6 +465,21 @@ _AUTHED: dict[str, Command] = {
 _EVENTS = {"subscribe": subscribe, "unsubscribe": unsubscribe}
 
 
+def _js_string(value: Any) -> str:
+    """How a JavaScript template literal prints a JSON value."""
+    if value is None:
+        return "undefined"  # an absent `exec-func` (and null prints "null", rarely sent)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "[object Object]"
+    if isinstance(value, list):
+        return ",".join("" if v is None else _js_string(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 async def run(sock: Socket, name: Any, args: dict[str, Any]) -> Answer | None:
     """The answer to one request, or None when the engine sent none."""
     who = sock.who
@@ -473,7 +488,7 @@ async def run(sock: Socket, name: Any, args: dict[str, Any]) -> Answer | None:
     if isinstance(name, str) and name in _EVENTS:
         return await _EVENTS[name](sock, who, args)
     if not isinstance(name, str) or name not in _AUTHED:
-        return ("+ERR", f"{name if isinstance(name, str) else 'undefined'} - not found.")
+        return ("+ERR", f"{_js_string(name)} - not found.")
     if who is None:
         return error(AUTH_REQUIRED)
     return await _AUTHED[name](sock, who, args)

@@ -57,10 +57,12 @@ def channel_events(change: Change) -> list[tuple[str, str]]:
         return [*gone, ("CHANNEL_DESTROY", "")]
     before = change.before
     out: list[tuple[str, str]] = []
-    if "answered" in before and ch.answered:
+    # flags are read from `before` (a flag that changed now holds the other value): the
+    # channel may have changed again by the time its change is read
+    if "answered" in before and not before["answered"]:
         out.append(("CHANNEL_ANSWER", ""))
     if "held" in before and ch.state is not State.HUNGUP:
-        out.append(("CHANNEL_HOLD", "") if ch.held else ("CHANNEL_UNHOLD", ""))
+        out.append(("CHANNEL_UNHOLD", "") if before["held"] else ("CHANNEL_HOLD", ""))
     was, now = _was_bridged(ch, before), ch.bridged
     if now and not was:
         out.append(("CHANNEL_BRIDGE", ""))
