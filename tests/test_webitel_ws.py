@@ -719,3 +719,73 @@ async def test_plain_get_at_the_root_is_expresss_404() -> None:
         assert r.status == 404
         assert await r.json() == {"status": "error", "info": "/ not found."}
         assert r.headers["X-Powered-By"] == "Webitel"
+
+
+async def test_own_listener_upgrades_any_path() -> None:
+    """With `[dialects.webitel] listen`, the engine's port: any path upgrades, the REST paths
+    stay REST, and a plain request elsewhere is Express's 404."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from gateway.app import build_dialect_apps
+    from gateway.context import Gateway
+    from gateway.demo import load_demo
+
+    s = load_demo()
+    w = dataclasses.replace(s.dialects["webitel"], host="127.0.0.1", port=1)
+    gw = Gateway.build(dataclasses.replace(s, dialects={"webitel": w}), backends=False)
+    [(_host, _port, app)] = build_dialect_apps(gw)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        for path in ("/", "/engine/", "/any/where?x=1"):
+            conn = await client.ws_connect(path)
+            c = Ws(conn)
+            assert (await c.cmd("auth", ALICE))["exec-complete"] == "+OK"
+            await conn.close()
+        r = await client.post("/login", json={"username": "root", "password": "demo-admin"})
+        assert r.status == 200 and "token" in await r.json()
+        r = await client.get("/elsewhere")
+        assert (r.status, await r.json()) == (404, {"status": "error",
+                                                    "info": "/elsewhere not found."})
+    finally:
+        await client.close()
+
+
+async def test_a_client_that_behaves_as_the_browser_library() -> None:
+    """The engine's browser library: auth on open, `login`, `api account list` before it is
+    ready, then a call it places and hangs up, tracked from its per-user frames only (matched on
+    Channel-Presence-ID, keyed by Channel-Call-UUID, ended by CHANNEL_HANGUP_COMPLETE)."""
+    async with live_gateway(edit=webitel()) as live, ws(live) as lib:
+        account = ALICE["account"]
+        r = await lib.cmd("auth", ALICE)
+        assert r["exec-complete"] == "+OK" and bool(r["exec-response"]["cc-agent"]) is False
+        assert (await lib.cmd("login"))["exec-complete"] == "+OK"
+        r = await lib.cmd("api account list", {"domain": "acme.example.com"})
+        assert r["exec-complete"] == "+OK"
+        json.loads(r["exec-response"]["response"])  # onReady
+        r = await lib.cmd("call", {"extension": "202", "user": account,
+                                   "auto_answer_param": "sip_h_Call-Info=answer-after=0"})
+        leg = NEW_LEG.match(r["exec-response"]).group(1)
+
+        def mine(name: str) -> Callable[[dict[str, Any]], bool]:
+            return lambda e: (e.get("webitel-event-name") == "call"
+                              and e["Channel-Presence-ID"] == account
+                              and e["Event-Name"] == name)
+
+        created = await lib.event(mine("CHANNEL_CREATE"))
+        key = created.get("variable_w_account_origination_uuid") or created["Channel-Call-UUID"]
+        assert created["Unique-ID"] == leg
+        await lib.event(mine("CHANNEL_ANSWER"))
+        r = await lib.cmd("hold", {"channel-uuid": leg})
+        assert r["exec-complete"] == "+OK"
+        await lib.event(mine("CHANNEL_HOLD"))
+        r = await lib.cmd("unhold", {"channel-uuid": leg})
+        await lib.event(mine("CHANNEL_UNHOLD"))
+        r = await lib.cmd("hangup", {"channel-uuid": leg})
+        assert (r["exec-complete"], r["exec-response"]) == ("+OK", "+OK\n")
+        done = await lib.event(mine("CHANNEL_HANGUP_COMPLETE"))
+        assert (done.get("variable_w_account_origination_uuid")
+                or done["Channel-Call-UUID"]) == key
+        # every frame the library sees for the call is one it created first
+        ids = [e["Unique-ID"] for e in lib.events if e.get("webitel-event-name") == "call"]
+        assert ids[0] == leg and set(ids) == {leg}
