@@ -45,11 +45,9 @@ def _hangup(ch: Channel) -> list[tuple[str, str]]:
     return [("CHANNEL_HANGUP", ""), ("CHANNEL_HANGUP_COMPLETE", "")]
 
 
-def channel_events(change: Change) -> list[tuple[str, str]]:
-    """(FreeSWITCH event name, the call state before it for CALLSTATE) in FreeSWITCH's order."""
-    ch = change.channel
-    if ch is None:
-        return []
+def channel_events(change: Change, ch: Channel) -> list[tuple[str, str]]:
+    """(FreeSWITCH event name, the call state before it for CALLSTATE) in FreeSWITCH's order;
+    `ch` is the channel as the change left it."""
     if change.kind is ChangeKind.ADDED:
         return [("CHANNEL_CREATE", "")]
     if change.kind is ChangeKind.REMOVED:
@@ -57,8 +55,6 @@ def channel_events(change: Change) -> list[tuple[str, str]]:
         return [*gone, ("CHANNEL_DESTROY", "")]
     before = change.before
     out: list[tuple[str, str]] = []
-    # flags are read from `before` (a flag that changed now holds the other value): the
-    # channel may have changed again by the time its change is read
     if "answered" in before and not before["answered"]:
         out.append(("CHANNEL_ANSWER", ""))
     if "held" in before and ch.state is not State.HUNGUP:

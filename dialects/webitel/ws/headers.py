@@ -70,7 +70,8 @@ def event_headers(ch: Channel, name: str, realm: str, *, now: float | None = Non
     h: dict[str, str] = {
         "Event-Name": name, "FreeSWITCH-Hostname": host, "FreeSWITCH-Switchname": host,
         "Event-Date-Timestamp": _us(now),
-        "Channel-State": cs, "Channel-Call-State": callstate(ch),
+        "Channel-State": cs,
+        "Channel-Call-State": "HANGUP" if ch.state is State.HUNGUP else callstate(ch),
         "Channel-State-Number": STATE_NUMBERS.get(cs, "4"), "Channel-Name": ch.name,
         "Unique-ID": ch.id, "Call-Direction": ch.direction,
         "Presence-Call-Direction": ch.direction,

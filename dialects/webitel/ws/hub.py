@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -43,6 +44,22 @@ DISCONNECT = json.dumps({"webitel-event-name": "account", "Event-Name": "DISCONN
 def dumps(frame: Any) -> str:
     """A frame as `JSON.stringify` writes it."""
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def as_they_were(batch: list[Change]) -> list[Channel | None]:
+    """Each change's channel as that change left it. The store publishes the live object,
+    which later changes in the batch have moved on; the value a field had right after change
+    i is the `before` of the next change that touched it (walking back from the newest)."""
+    out: list[Channel | None] = [None] * len(batch)
+    overlays: dict[int, dict[str, Any]] = {}
+    for i in range(len(batch) - 1, -1, -1):
+        ch = batch[i].channel
+        if ch is None:
+            continue
+        overlay = overlays.setdefault(id(ch), {})
+        out[i] = dataclasses.replace(ch, **overlay) if overlay else ch
+        overlay.update(batch[i].before)
+    return out
 
 
 class Hub:
@@ -79,13 +96,14 @@ class Hub:
         assert self._changes is not None
         changes = self._changes
         while True:
-            change: Change | None = await changes.get()
-            while change is not None:
+            batch = [await changes.get()]
+            while (more := changes.get_nowait()) is not None:
+                batch.append(more)
+            for change, view in zip(batch, as_they_were(batch), strict=True):
                 try:
-                    self.publish(change)
+                    self.publish(change, view)
                 except Exception as exc:  # one bad channel must not end every socket's events
                     log.error("webitel: event for a change failed: %s", type(exc).__name__)
-                change = changes.get_nowait()
 
     # ------------------------------------------------------------- membership
     def joined(self, sock: Socket) -> int:
@@ -167,14 +185,15 @@ class Hub:
         return out
 
     # ------------------------------------------------------------------ events
-    def publish(self, change: Change) -> None:
+    def publish(self, change: Change, view: Channel | None = None) -> None:
+        """Frames for one change; `view` is the channel as that change left it."""
         if change.kind is ChangeKind.RESYNC:
             log.warning("webitel: socket events fell behind the store; some were dropped")
             return
-        ch = change.channel
+        ch = view or change.channel
         if ch is None:
             return
-        names = channel_events(change)
+        names = channel_events(change, ch)
         if not names:
             return
         owners = self.logged.get(ch.owner_id, ()) if ch.owner_id else ()
