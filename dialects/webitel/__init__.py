@@ -53,4 +53,7 @@ def demo_lines(gw: Gateway) -> list[str]:
         " | python3 -c \"import json,sys;s=json.load(sys.stdin);"
         "print('T='+s['token'],'K='+s['key'])\")",
         "curl -s -H \"X-Access-Token: $T\" -H \"X-Key: $K\" {BASE}/api/v2/channels",
+        "WebSocket API (engine v3): upgrade at {BASE}/ (ws://), then "
+        "{\"exec-uuid\":\"1\",\"exec-func\":\"auth\",\"exec-args\":"
+        "{\"account\":\"alice@acme.example.com\",\"secret\":\"demo-alice\"}}",
     ]
