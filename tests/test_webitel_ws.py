@@ -133,14 +133,18 @@ async def call(live: Live, caller: str, callee: str) -> tuple[str, str]:
     return a, live.gw.store.get(a).other_leg
 
 
-async def rest_list(live: Live, user: str, password: str) -> set[str]:
-    """The uuids the REST list shows that user."""
+async def rest_rows(live: Live, user: str, password: str) -> dict[str, dict[str, str]]:
+    """The rows the REST list shows that user, by uuid."""
     r = await live.client.post("/login", json={"username": user, "password": password})
     s = await r.json()
     r = await live.client.get("/api/v2/channels", headers={"X-Access-Token": s["token"],
                                                            "X-Key": s["key"]})
     assert r.status == 200
-    return {row["uuid"] for row in (await r.json())["data"]["rows"]}
+    return {row["uuid"]: row for row in (await r.json())["data"]["rows"]}
+
+
+async def rest_list(live: Live, user: str, password: str) -> set[str]:
+    return set(await rest_rows(live, user, password))
 
 
 def sent(live: Live, since: int) -> list[str]:
@@ -330,6 +334,8 @@ async def test_call_control_reaches_freeswitch_as_its_commands() -> None:
 
         await expect("hold", {"channel-uuid": a}, "+OK Success\n", [f"api uuid_hold {a}"])
         await live.until(lambda: live.gw.store.get(a).held)
+        rows = await rest_rows(live, "alice@acme.example.com", "demo-alice")
+        assert rows[a]["callstate"] == "HELD"
         await expect("toggle_hold", {"channel-uuid": a}, "+OK Success\n",
                      [f"api uuid_hold off {a}"])
         await live.until(lambda: not live.gw.store.get(a).held)
@@ -485,6 +491,13 @@ async def test_server_events_stay_in_their_domain() -> None:
         assert create["variable_domain_name"] == "acme.example.com"
         assert create["Channel-State"].startswith("CS_")
         assert all(isinstance(v, str) for v in create.values())
+        held = next(e for e in alice.events if e["Event-Name"] == "SE:CHANNEL_HOLD"
+                    and e["Unique-ID"] == a)
+        # as FreeSWITCH fires them: HOLD while still ACTIVE, then CALLSTATE ACTIVE -> HELD
+        assert held["Channel-Call-State"] == "ACTIVE"
+        assert any(e["Event-Name"] == "SE:CHANNEL_CALLSTATE" and e["Unique-ID"] == a
+                   and e["Original-Channel-Call-State"] == "ACTIVE"
+                   and e["Channel-Call-State"] == "HELD" for e in alice.events)
         hangup = next(e for e in alice.events if e["Event-Name"] == "SE:CHANNEL_HANGUP_COMPLETE"
                       and e["Unique-ID"] == a)
         assert hangup["Answer-State"] == "hangup" and hangup["Hangup-Cause"]
