@@ -23,7 +23,7 @@ from ..acl import role_for
 from ..auth import identify, session_for
 from ..causes import cause
 from ..channels import BAD_PARAMETERS as REST_BAD_PARAMETERS
-from ..channels import _listener, _safe, _text
+from ..channels import listener_for, safe, text_of
 from ..errors import WebitelError
 from ..render import listing_json
 from ..sessions import Session
@@ -78,12 +78,12 @@ def _command_error(exc: CommandError) -> Answer:
 
 def _uuids(value: Any) -> list[str]:
     """`channel-uuid` as the browser library sends it: one uuid or several joined by commas."""
-    text = _text(value)
+    text = text_of(value)
     return [u.strip() for u in text.split(",") if u.strip()] if text else []
 
 
 def _owned(sock: Socket, who: Session, value: Any) -> Channel | None:
-    uid = _text(value)
+    uid = text_of(value)
     return scope.owned(sock.gw, who, uid) if uid else None
 
 
@@ -113,7 +113,7 @@ async def auth(sock: Socket, who: Session | None, args: dict[str, Any]) -> Answe
         return None  # only the first successful auth is processed; a later one is not answered
     state = sock.state
     if "key" in args or "token" in args:
-        token, key = _text(args.get("token")) or "", _text(args.get("key")) or ""
+        token, key = text_of(args.get("token")) or "", text_of(args.get("key")) or ""
         try:
             session = session_for(state.sessions, token, key, state.options.expired_status)
         except WebitelError as exc:
@@ -188,11 +188,11 @@ def _pairs(value: Any) -> list[tuple[str, str]] | None:
     items = value if isinstance(value, list) else [value] if value else []
     out = []
     for item in items:
-        text = _text(item)
+        text = text_of(item)
         if text is None:
             return None
         name, sep, val = text.partition("=")
-        if not sep or not scope.is_word(name) or not _safe(val):
+        if not sep or not scope.is_word(name) or not safe(val):
             return None
         out.append((name, val))
     return out
@@ -206,8 +206,8 @@ def _variables(who: Session, number: str, args: dict[str, Any]) -> dict[str, str
     given = args.get("variables")
     if isinstance(given, dict):
         for k, v in given.items():
-            text = _text(v)
-            if not scope.is_word(k) or text is None or not _safe(text):
+            text = text_of(v)
+            if not scope.is_word(k) or text is None or not safe(text):
                 return None
             extra.append((k, text))
     variables.update(extra)
@@ -219,9 +219,9 @@ def _variables(who: Session, number: str, args: dict[str, Any]) -> dict[str, str
 
 async def _originate(sock: Socket, who: Session, args: dict[str, Any], number: str,
                      more: dict[str, str] | None = None) -> Answer:
-    if not _safe(number) or not scope.is_word(number):
+    if not safe(number) or not scope.is_word(number):
         return bad()
-    user = _text(args.get("user")) or who.username
+    user = text_of(args.get("user")) or who.username
     endpoint = scope.phone(sock.gw, who, user)
     variables = _variables(who, number, args)
     if endpoint is None or variables is None:
@@ -237,7 +237,7 @@ async def _originate(sock: Socket, who: Session, args: dict[str, Any], number: s
 
 
 async def call(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
-    number = _text(args.get("extension"))
+    number = text_of(args.get("extension"))
     if not number:
         return bad()
     return await _originate(sock, who, args, number)
@@ -246,14 +246,14 @@ async def call(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
 async def att_xfer2(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
     """The browser library's attended transfer: a new call from the agent's phone to the
     target, tagged with the call it transfers."""
-    number = (_text(args.get("extension")) or "").partition("@")[0]
+    number = (text_of(args.get("extension")) or "").partition("@")[0]
     if not number:
         return bad()
     more: dict[str, str] = {}
     for key in ("channel-uuid", "parent_call_uuid"):
         if args.get(key) is not None and _owned(sock, who, args.get(key)) is None:
             return body(replies.NO_SUCH_CHANNEL)
-    parent = _text(args.get("parent_call_uuid"))
+    parent = text_of(args.get("parent_call_uuid"))
     if parent:
         more["w_jsclient_xtransfer"] = parent
     return await _originate(sock, who, args, number, more)
@@ -265,7 +265,7 @@ async def hangup(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
     if ch is None:
         return body(replies.NO_SUCH_CHANNEL)
     try:
-        await sock.gw.control.hangup(ch.id, cause(_text(args.get("cause")), "NORMAL_CLEARING"))
+        await sock.gw.control.hangup(ch.id, cause(text_of(args.get("cause")), "NORMAL_CLEARING"))
     except CommandError as exc:
         return _from_rest(replies.kill_error(exc))
     return body(replies.KILL_OK)
@@ -307,7 +307,7 @@ async def toggle_hold(sock: Socket, who: Session, args: dict[str, Any]) -> Answe
 
 
 async def transfer(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
-    destination = _text(args.get("destination"))
+    destination = text_of(args.get("destination"))
     ch = _owned(sock, who, args.get("channel-uuid"))
     if ch is None:
         return body(replies.NO_SUCH_CHANNEL)
@@ -348,7 +348,7 @@ async def att_xfer_cancel(sock: Socket, who: Session, args: dict[str, Any]) -> A
 
 
 async def dtmf(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
-    digits = _text(args.get("digits"))
+    digits = text_of(args.get("digits"))
     uuids = _uuids(args.get("channel-uuid"))
     if not digits or not _DIGITS.match(digits) or not uuids:
         return bad()
@@ -364,12 +364,12 @@ async def dtmf(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
 
 
 async def eavesdrop(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
-    target_id = _text(args.get("channel-uuid"))
+    target_id = text_of(args.get("channel-uuid"))
     if not target_id or target_id == "all":
         return bad()  # `all` is root's, and no normalized command listens to every call
-    user = _text(args.get("user")) or who.username
+    user = text_of(args.get("user")) or who.username
     try:
-        listener, variables = _listener(sock.gw, who, user, args, _text(args.get("side")))
+        listener, variables = listener_for(sock.gw, who, user, args, text_of(args.get("side")))
     except WebitelError as exc:
         if exc.info == REST_BAD_PARAMETERS:
             return bad()
@@ -402,7 +402,7 @@ async def getvar(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
     ch = _owned(sock, who, args.get("channel-uuid"))
     if ch is None:
         return body(replies.NO_SUCH_CHANNEL)
-    name = _text(args.get("variable"))
+    name = text_of(args.get("variable"))
     if not name:
         return body("-ERR No variable name specified!\n")
     headers = event_headers(ch, "CHANNEL_DATA", scope.realm_of(sock.gw, ch))
@@ -413,13 +413,13 @@ async def setvar(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
     ch = _owned(sock, who, args.get("channel-uuid"))
     if ch is None:
         return body(replies.NO_SUCH_CHANNEL)
-    if not _text(args.get("variable")):
+    if not text_of(args.get("variable")):
         return body("-ERR No variable specified\n")
     return body(SETVAR_UNSUPPORTED)  # no normalized command writes switch variables
 
 
 async def show_channel(sock: Socket, who: Session, args: dict[str, Any]) -> Answer:
-    channels = scope.visible(sock.gw, who, _text(args.get("domain")) or None)
+    channels = scope.visible(sock.gw, who, text_of(args.get("domain")) or None)
     rows = sock.state.rows
     text = listing_json([rows.get(ch) for ch in sorted(channels, key=lambda c: c.created)],
                         envelope=False)
@@ -430,7 +430,7 @@ async def account_list(sock: Socket, who: Session, args: dict[str, Any]) -> Answ
     """`api account list`: the domain's users, which the browser library waits for before it
     is ready. A domain user lists its own domain whatever it names."""
     directory = sock.gw.directory
-    realm = who.domain or _text(args.get("domain")) or ""
+    realm = who.domain or text_of(args.get("domain")) or ""
     account = directory.account_by_realm(realm) if realm else None
     if account is None:
         return ok({"response": "{}"})
