@@ -57,21 +57,23 @@ def root_user(directory: Directory) -> UserSettings | None:
 
 def login(request: web.Request) -> Session:
     body = body_of(request)
-    return check_login(request.app[GATEWAY].directory, sessions_of(request),
-                       body.get("username"), body.get("password"))
+    token_acl, fields = identify(request.app[GATEWAY].directory, body.get("username"),
+                                 body.get("password"))
+    return sessions_of(request).issue(token_acl, **fields)
 
 
-def check_login(directory: Directory, sessions: Sessions, username: Any,
-                password: Any) -> Session:
-    """A new session for `username`/`password` by the REST login's rules (the WebSocket
-    `auth` with `account`+`secret` uses them too); raises the login's errors."""
+def identify(directory: Directory, username: Any,
+             password: Any) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """(the token's acl, the session's fields) for `username`/`password` by the REST login's
+    rules, which the WebSocket `auth` with `account`+`secret` shares; raises the login's
+    errors."""
     if not isinstance(username, str) or not username:
         raise CredentialsError
     if username == "root":
         if not _password_ok(root_user(directory), password):
             raise WebitelError(401, "secret incorrect")
-        return sessions.issue(ROOT.token_acl, username="root", domain="", account_id="",
-                              role_name=ROOT.name, role=ROOT.value, acl=ROOT.acl)
+        return ROOT.token_acl, dict(username="root", domain="", account_id="",
+                                    role_name=ROOT.name, role=ROOT.value, acl=ROOT.acl)
     name, _, realm = username.partition("@")
     account = directory.account_by_realm(realm) if name and realm else None
     user = directory.user_in_account(account.id, name) if account is not None else None
@@ -80,13 +82,11 @@ def check_login(directory: Directory, sessions: Sessions, username: Any,
     if not _password_ok(user, password):
         raise WebitelError(401, "secret incorrect")
     role = role_for(user.role)
-    if role.name == "root":  # a superduper admin is system-wide whichever login it uses
-        return sessions.issue(role.token_acl, username=username, domain="", account_id="",
-                              role_name=role.name, role=role.value, acl=role.acl,
-                              user_id=user.id)
-    return sessions.issue(role.token_acl, username=username, domain=account.realm,
-                          account_id=account.id, role_name=role.name, role=role.value,
-                          acl=role.acl, user_id=user.id)
+    # a superduper admin is system-wide whichever login it uses
+    domain, account_id = ("", "") if role.name == "root" else (account.realm, account.id)
+    return role.token_acl, dict(username=username, domain=domain, account_id=account_id,
+                                role_name=role.name, role=role.value, acl=role.acl,
+                                user_id=user.id)
 
 
 async def authenticate_v2(request: web.Request) -> Session:

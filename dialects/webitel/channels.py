@@ -34,7 +34,7 @@ def _gw(request: web.Request) -> Gateway:
     return request.app[GATEWAY]
 
 
-def _text(value: Any) -> str | None:
+def text_of(value: Any) -> str | None:
     """A body field as the engine used it: strings and numbers, nothing else."""
     if isinstance(value, bool) or value is None:
         return None
@@ -43,7 +43,7 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _safe(value: str) -> bool:
+def safe(value: str) -> bool:
     return bool(value) and _UNSAFE.isdisjoint(value)
 
 
@@ -59,10 +59,10 @@ async def list_channels(request: web.Request, who: Session) -> web.Response:
 # ------------------------------------------------------------------- originate
 def _variables(body: dict[str, Any], called: str) -> dict[str, str]:
     variables = {"w_jsclient_originate_number": called}
-    param = _text(body.get("auto_answer_param"))
+    param = text_of(body.get("auto_answer_param"))
     if param:
         name, sep, value = param.partition("=")
-        if not sep or not scope.is_word(name) or not _safe(value):
+        if not sep or not scope.is_word(name) or not safe(value):
             raise WebitelError(500, BAD_PARAMETERS)
         variables[name] = value
     return variables
@@ -71,12 +71,12 @@ def _variables(body: dict[str, Any], called: str) -> dict[str, str]:
 async def originate(request: web.Request, who: Session) -> web.Response:
     gw = _gw(request)
     body = body_of(request)
-    called = _text(body.get("calledId"))
-    if not called or not _safe(called):
+    called = text_of(body.get("calledId"))
+    if not called or not safe(called):
         raise WebitelError(500, BAD_PARAMETERS)
-    caller = _text(body.get("callerId")) or who.username
+    caller = text_of(body.get("callerId")) or who.username
     endpoint = scope.phone(gw, who, caller)
-    if endpoint is None or not _safe(caller):
+    if endpoint is None or not safe(caller):
         raise WebitelError(500, BAD_PARAMETERS)
     try:
         result = await gw.control.originate(
@@ -168,16 +168,16 @@ async def _listen(gw: Gateway, target: Channel, listener: Endpoint,
     return reply(ok(replies.new_leg(result.channel_id)))
 
 
-def _listener(gw: Gateway, who: Session, user: str, body: dict[str, Any],
+def listener_for(gw: Gateway, who: Session, user: str, body: dict[str, Any],
               query_side: str | None) -> tuple[Endpoint, dict[str, str]]:
     """The listening phone and its caller-id variables. A domain caller's `user` is rewritten
     into its own domain, as the engine did."""
     if who.domain:
         user = f"{user.partition('@')[0]}@{who.domain}"
     listener = scope.phone(gw, who, user)
-    display = _text(body.get("display"))
-    side = query_side or _text(body.get("side")) or user
-    if listener is None or not _safe(side) or (display is not None and not _safe(display)):
+    display = text_of(body.get("display"))
+    side = query_side or text_of(body.get("side")) or user
+    if listener is None or not safe(side) or (display is not None and not safe(display)):
         raise WebitelError(500, BAD_PARAMETERS)
     return listener, _spy_variables(display, side)
 
@@ -188,8 +188,8 @@ async def eavesdrop(request: web.Request, who: Session) -> web.Response:
     if target_id == "all" and who.domain:
         raise WebitelError(500, "Permission denied.")
     body = body_of(request)
-    user = _text(body.get("user")) or who.username
-    listener, variables = _listener(gw, who, user, body, request.query.get("side"))
+    user = text_of(body.get("user")) or who.username
+    listener, variables = listener_for(gw, who, user, body, request.query.get("side"))
     target = scope.owned(gw, who, target_id)
     if target is None:
         raise WebitelError(500, replies.NO_SUCH_CHANNEL)
@@ -219,12 +219,12 @@ async def spy(request: web.Request, who: Session) -> web.Response:
     domain = who.domain or request.query.get("domain", "")
     if not domain:
         raise WebitelError(400, "Bad domain name")
-    user = _text(body.get("user"))
+    user = text_of(body.get("user"))
     if not user:
         raise WebitelError(400, "Bad spy user")
     # the listener is user/<user>@<dom>: always in the spied domain
     user = f"{user.partition('@')[0]}@{domain}"
-    listener, variables = _listener(gw, who, user, body, request.query.get("side"))
+    listener, variables = listener_for(gw, who, user, body, request.query.get("side"))
     target = _spied_channel(gw, domain, request.match_info["id"])
     if target is None:
         raise WebitelError(500, replies.NO_SUCH_CHANNEL)
