@@ -21,18 +21,23 @@ def login_notes(settings: Settings) -> list[str]:
     for i, user in enumerate(settings.users):
         if user.password:
             continue
-        ways, missing = [], ["Kazoo", "Webitel", "MOR"]
+        ways: list[tuple[str, str]] = []
+        missing = ["Kazoo", "Webitel", "MOR"]
         if user.md5_auth or user.sha1_auth:
             kinds = "/".join(k for k, v in (("md5", user.md5_auth), ("sha1", user.sha1_auth))
                              if v)
-            ways.append(f"kazoo user_auth ({kinds} hash)")
+            ways.append(("kazoo user_auth", f"{kinds} hash"))
             missing.remove("Kazoo")
         if user.a1_hash:
-            ways.append("webitel /login as <username>@<realm> (a1-hash)")
+            ways.append(("webitel /login as <username>@<realm>", "a1-hash"))
             missing.remove("Webitel")
         head = f"{where(settings, 'users', i)} ({user.username})"
-        if ways:
-            notes.append(f"{head}: {' and '.join(ways)} only; no {'/'.join(missing)} password")
+        if len(ways) == 1:
+            notes.append(f"{head}: {ways[0][0]} only ({ways[0][1]}); "
+                         f"no {'/'.join(missing)} password")
+        elif ways:
+            both = " and ".join(f"{way} ({kind})" for way, kind in ways)
+            notes.append(f"{head}: {both} only; no {'/'.join(missing)} password")
         else:
             notes.append(f"{head}: no password or hash: no login (tokens and api keys only)")
     return notes
