@@ -624,7 +624,7 @@ def _gather(p: Path, seen: frozenset[Path], errors: list[str]) -> tuple[dict[str
     for name in includes:
         q = p.parent / name
         if q.resolve() in seen:
-            errors.append(f"{p}: include: {_show(name)} includes itself (a cycle)")
+            errors.append(f"{p}: include: {_show(name)} is already being read (an include cycle)")
             continue
         try:
             inc, inc_origins = _gather(q, seen | {q.resolve()}, errors)

@@ -3,6 +3,7 @@ line each and nothing written, `--dry-run` only says what would change."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import tomllib
@@ -233,3 +234,26 @@ def test_each_conflict_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     lines = refused(capsys, tmp_path / "directory.toml", "kazoo", export)
     assert len(lines) == 2
     assert any("username 'erin' twice in one account" in line for line in lines)
+
+
+def test_mysql_batch_output_is_read_as_tab_separated(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    for name in ("users", "devices", "conflines"):
+        rows = (EXPORTS / "mor" / "tables" / f"{name}.csv").read_text().splitlines()
+        tsv = ["\t".join(r) for r in csv.reader(rows)]
+        (export / f"{name}.csv").write_text("\n".join(tsv) + "\n")
+    out = tmp_path / "directory.toml"
+    assert run(capsys, "mor", EXPORTS / "mor" / "tables", "-o", out)[0] == 0
+    code, stdout, _ = run(capsys, "mor", export, "-o", out)
+    assert code == 0 and stdout.strip().endswith("no change (0 added, 0 updated, 8 unchanged)")
+
+
+def test_rows_gone_from_the_export_stay(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "directory.toml"
+    assert run(capsys, "webitel", EXPORTS / "webitel", "-o", out)[0] == 0
+    code, stdout, _ = run(capsys, "webitel", EXPORTS / "webitel" / "domains.json", "-o", out)
+    assert code == 0 and stdout.strip().endswith("no change (0 added, 0 updated, 2 unchanged)")
+    assert len(tables(out)["users"]) == 3

@@ -146,3 +146,11 @@ def test_the_console_script_exits_2_without_a_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "directory.toml").exists()
+
+
+def test_non_utf8_in_xml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "users_get.xml"
+    bad.write_bytes((EXPORTS / "mor" / "api" / "users_get.xml").read_bytes()
+                    .replace(b"<username>carol<", b"<username>car\xf6l<"))
+    assert refused(capsys, tmp_path, "mor", bad) == (
+        f"{bad}: user[3]: username: not UTF-8 text (export the file as UTF-8)")

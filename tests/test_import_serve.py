@@ -208,3 +208,17 @@ def test_include_appends_to_the_including_files_tables(
         '"directory.toml"', '"missing.toml"'))
     assert cli_main(["check-config", str(tmp_path / "main.toml")]) == 2
     assert capsys.readouterr().err == f"{tmp_path / 'missing.toml'}: file not found\n"
+
+
+def test_check_config_notes_for_webitel_hashes_and_include_cycles(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    imported(tmp_path, capsys, "webitel", EXPORTS / "webitel", dialects=WEBITEL)
+    assert cli_main(["check-config", str(tmp_path / "main.toml")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert (f"login: {tmp_path / 'directory.toml'}: users[0] (100): webitel /login as "
+            "<username>@<realm> only (a1-hash); no Kazoo/MOR password") in err
+    directory = tmp_path / "directory.toml"
+    directory.write_text('include = ["main.toml"]\n' + directory.read_text())
+    assert cli_main(["check-config", str(tmp_path / "main.toml")]) == 2
+    assert capsys.readouterr().err == (
+        f'{directory}: include: "main.toml" is already being read (an include cycle)\n')
