@@ -258,10 +258,12 @@ class UserSettings:
     email: str = ""
     # a platform's hashes instead of `password` (directory import): Kazoo's md5/sha1 of
     # `username:password` (username lower-cased) and Webitel's SIP a1-hash, md5 of
-    # `username:realm:password`; each dialect checks only the ones its platform used
+    # `username:realm:password`, MOR's sha1 of the password alone; each dialect checks only
+    # the ones its platform used
     md5_auth: str = field(default="", repr=False)
     sha1_auth: str = field(default="", repr=False)
     a1_hash: str = field(default="", repr=False)
+    password_sha1: str = field(default="", repr=False)  # MOR's users.password: sha1(password)
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,6 +492,7 @@ def parse(data: Mapping[str, Any], path: str = "<config>",
             md5_auth=u.str("md5_auth", "", pattern=HEX32),
             sha1_auth=u.str("sha1_auth", "", pattern=HEX40),
             a1_hash=u.str("a1_hash", "", pattern=HEX32),
+            password_sha1=u.str("password_sha1", "", pattern=HEX40),
         )
         for u, n in zip(user_secs, _numbers(user_secs), strict=True)
     ]

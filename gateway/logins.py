@@ -31,6 +31,9 @@ def login_notes(settings: Settings) -> list[str]:
         if user.a1_hash:
             ways.append(("webitel /login as <username>@<realm>", "a1-hash"))
             missing.remove("Webitel")
+        if user.password_sha1:
+            ways.append(("mor user_login and v2 login", "sha1 of the password"))
+            missing.remove("MOR")
         head = f"{where(settings, 'users', i)} ({user.username})"
         if len(ways) == 1:
             notes.append(f"{head}: {ways[0][0]} only ({ways[0][1]}); "

@@ -146,6 +146,23 @@ async def test_mor_active_calls_get_with_the_imported_user_and_reseller_key(
         await client.close()
 
 
+async def test_mor_user_login_with_the_old_password_from_the_users_table(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = imported(tmp_path, capsys, "mor", EXPORTS / "mor" / "tables", dialects=MOR)
+    client = await serve(settings)
+    try:
+        for password, status in (("pw-carol", "ok"), ("wrong", "failed")):
+            resp = await client.post("/billing/api/user_login",
+                                     params={"u": "carol", "p": password})
+            doc = etree.fromstring(await resp.read())
+            assert doc.findtext("status") == status
+        assert doc.findtext("status_message") == "Login failed"
+        resp = await client.post("/billing/api/user_login", params={"u": "carol", "p": "pw-carol"})
+        assert etree.fromstring(await resp.read()).findtext("user_id") == "5"
+    finally:
+        await client.close()
+
+
 # -------------------------------------------------------------------------- Webitel
 
 
@@ -218,6 +235,10 @@ def test_check_config_notes_for_webitel_hashes_and_include_cycles(
     assert (f"login: {tmp_path / 'directory.toml'}: users[0] (100): webitel /login as "
             "<username>@<realm> only (a1-hash); no Kazoo/MOR password") in err
     directory = tmp_path / "directory.toml"
+    imported(tmp_path, capsys, "mor", EXPORTS / "mor" / "tables", dialects=WEBITEL)
+    assert cli_main(["check-config", str(tmp_path / "main.toml")]) == 0
+    assert (f"login: {directory}: users[6] (carol): mor user_login and v2 login only (sha1 of "
+            "the password); no Kazoo/Webitel password") in capsys.readouterr().err.splitlines()
     directory.write_text('include = ["main.toml"]\n' + directory.read_text())
     assert cli_main(["check-config", str(tmp_path / "main.toml")]) == 2
     assert capsys.readouterr().err == (

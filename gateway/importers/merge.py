@@ -14,7 +14,7 @@ from .records import TABLES, Imported, Record, key_of
 
 #: Keys whose values never appear in a change line (the line says the key changed, not how).
 SECRET_KEYS = {"password", "api_key", "mor_api_secret", "callflow_token", "md5_auth",
-               "sha1_auth", "a1_hash"}
+               "sha1_auth", "a1_hash", "password_sha1"}
 
 
 @dataclass

@@ -112,7 +112,16 @@ def _user_row(src: Source, label: str, row: dict[str, Any], users: dict[int, dic
         "owner_id": str(src.integer(label, "owner_id", row.get("owner_id") or "0")),
         "name": " ".join(p for p in (src.string(label, "first_name", row.get("first_name")),
                                      src.string(label, "last_name", row.get("last_name"))) if p),
+        "password_sha1": _sha1(src, label, row.get("password")),
     }
+
+
+def _sha1(src: Source, label: str, value: Any) -> str:
+    """The users table's `password` column: SHA1 of the password, as MOR stores it."""
+    text = src.string(label, "password", value).lower()
+    if text and not re.fullmatch(r"[0-9a-f]{40}", text):
+        raise src.fail(label, "password", "expected MOR's stored SHA1 (40 hex digits)")
+    return text
 
 
 def _device_row(src: Source, label: str, row: dict[str, Any],
@@ -150,7 +159,7 @@ def _build(users: dict[int, dict[str, str]], devices: dict[int, dict[str, str]],
         record: Record = {"id": stable_id("mor", "user", uid),
                           "account": _account_of(home, resellers),
                           "username": u["username"], "name": u["name"],
-                          "role": ROLES[u["usertype"]]}
+                          "role": ROLES[u["usertype"]], "password_sha1": u["password_sha1"]}
         if uid >= 1:  # MOR's admin is user 0; the configuration numbers from 1
             record["number"] = uid
         out.put("users", record)

@@ -15,7 +15,7 @@ ORDER = {
     "accounts": ("id", "number", "name", "realm", "parent", "api_key", "mor_api_secret",
                  "superduper", "language", "timezone"),
     "users": ("id", "number", "account", "username", "password", "password_env", "md5_auth",
-              "sha1_auth", "a1_hash", "name", "role", "extension", "email"),
+              "sha1_auth", "a1_hash", "password_sha1", "name", "role", "extension", "email"),
     "devices": ("id", "number", "account", "owner", "sip_username", "name", "type",
                 "extension", "trunk", "ani", "node"),
     "dids": ("number", "account", "device", "user"),
