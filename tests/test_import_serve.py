@@ -3,7 +3,13 @@ see their calls under the platform's own ids, through `include` of the imported 
 
 from __future__ import annotations
 
+import json
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -29,6 +35,7 @@ KAZOO = "[dialects.kazoo]\nenabled = true"
 MOR = '[dialects.mor]\nenabled = true\napi_secret = "admin-key-456789"'
 WEBITEL = "[dialects.webitel]\nenabled = true"
 JSON = {"Content-Type": "application/json"}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def call(uuid: str, username: str, realm: str) -> Channel:
@@ -243,3 +250,34 @@ def test_check_config_notes_for_webitel_hashes_and_include_cycles(
     assert cli_main(["check-config", str(tmp_path / "main.toml")]) == 2
     assert capsys.readouterr().err == (
         f'{directory}: include: "main.toml" is already being read (an include cycle)\n')
+
+
+def test_callgate_serve_runs_on_the_included_directory(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The operator's path: import, then `callgate serve --config main.toml`."""
+    imported(tmp_path, capsys, "webitel", EXPORTS / "webitel", dialects=WEBITEL)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--config", str(tmp_path / "main.toml"),
+         "--listen", f"127.0.0.1:{port}"], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    body = json.dumps({"username": "100@acme.webitel.example",
+                       "password": "Webitel-Old-100"}).encode()
+    try:
+        deadline = time.monotonic() + 20
+        answer = None
+        while answer is None and time.monotonic() < deadline and proc.poll() is None:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/login", data=body,
+                                             headers=JSON, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=2) as resp:
+                    answer = (resp.status, json.loads(resp.read()))
+            except OSError:
+                time.sleep(0.1)
+        assert answer is not None, proc.stderr.read() if proc.poll() is not None else "no answer"
+        assert answer[0] == 200 and answer[1]["domain"] == "acme.webitel.example"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
