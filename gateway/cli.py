@@ -19,6 +19,7 @@ from .app import EXTRA_LISTENERS, SERVER_LIMITS, build_app, build_dialect_apps, 
 from .config import ConfigError, Settings, load, parse_listen
 from .context import Gateway
 from .demo import DEMO_CONFIG, start_switches
+from .importers import PLATFORMS, run
 from .logins import login_notes
 
 log = logging.getLogger("callgate")
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file")
     imp = sub.add_parser("import", help="write the directory from a platform's own export")
-    imp.add_argument("platform", choices=("kazoo", "mor", "webitel"))
+    imp.add_argument("platform", choices=sorted(PLATFORMS))
     imp.add_argument("sources", nargs="+", metavar="SOURCE",
                      help="export files, or directories holding them")
     imp.add_argument("-o", "--output", required=True, help="the directory file to write")
@@ -135,8 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return _check_config(args.file)
     if args.command == "import":
-        from .importers import run
-
         return run(args.platform, args.sources, args.output, args.dry_run)
 
     logging.basicConfig(level=args.log_level.upper(),

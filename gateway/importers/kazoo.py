@@ -228,7 +228,7 @@ def _crossbar(src: Source, data: Any, out: Imported) -> None:
             out.put("devices", _device(src, label, item, src.hex_id(label, "id", item.get("id")),
                                        account_id, src.string(label, "username",
                                                               item.get("username"))))
-        elif "priv_level" in item or "first_name" in item:
+        elif "priv_level" in item or "first_name" in item or "features" in item:
             account_id = _path_account(src, label)
             out.put("users", _user(src, label, item, src.hex_id(label, "id", item.get("id")),
                                    account_id))

@@ -12,10 +12,6 @@ from gateway.config import ConfigError, parse
 
 from .records import TABLES, Imported, Record, key_of
 
-#: Keys whose values never appear in a change line (the line says the key changed, not how).
-SECRET_KEYS = {"password", "api_key", "mor_api_secret", "callflow_token", "md5_auth",
-               "sha1_auth", "a1_hash", "password_sha1"}
-
 
 @dataclass
 class Plan:
@@ -47,7 +43,7 @@ def plan(existing: dict[str, list[Record]], imported: Imported) -> Plan:
                 old = tables[table][index[key]]
                 new = {**old, **row}
                 changed = [k for k in new if old.get(k) != new.get(k)]
-                if changed:
+                if changed:  # key names only: a value may be a key or a hash
                     tables[table][index[key]] = new
                     result.updated += 1
                     result.changes.append(f"~ {label(table, new)}: {', '.join(changed)}")
