@@ -257,3 +257,17 @@ def test_rows_gone_from_the_export_stay(tmp_path: Path,
     code, stdout, _ = run(capsys, "webitel", EXPORTS / "webitel" / "domains.json", "-o", out)
     assert code == 0 and stdout.strip().endswith("no change (0 added, 0 updated, 2 unchanged)")
     assert len(tables(out)["users"]) == 3
+
+
+def test_one_accounts_dump_alone_keeps_roles_from_the_tree_already_imported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "directory.toml"
+    assert run(capsys, "kazoo", EXPORTS / "kazoo", "-o", out)[0] == 0
+    admin = {"_id": "c" * 32, "_rev": "1-a", "username": "root", "priv_level": "admin",
+             "pvt_type": "user", "pvt_account_id": MASTER, "pvt_md5_auth": "d" * 32}
+    dump = tmp_path / "master.json"
+    dump.write_text(json.dumps({"total_rows": 1, "offset": 0, "rows": [
+        {"id": admin["_id"], "key": admin["_id"], "value": {"rev": "1-a"}, "doc": admin}]}))
+    assert run(capsys, "kazoo", dump, "-o", out)[0] == 0
+    root = next(u for u in tables(out)["users"] if u["id"] == "c" * 32)
+    assert root["role"] == "superduper_admin"  # the Master account is superduper

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from . import kazoo, mor, webitel
 from .merge import plan
-from .records import Imported
+from .records import Existing, Imported
 from .sources import BadExport, source_files
 from .tomlfile import TomlFileError, read_directory, render, write_atomically
 
-#: platform -> reader of its exports
-PLATFORMS: dict[str, Callable[[list[Path]], Imported]] = {
+#: platform -> reader of its exports (given the directory file as it is, for context)
+PLATFORMS: dict[str, Callable[[list[Path], Existing], Imported]] = {
     "kazoo": kazoo.read,
     "mor": mor.read,
     "webitel": webitel.read,
@@ -33,8 +33,8 @@ def run(platform: str, sources: Sequence[str], output: str, dry_run: bool = Fals
     nothing changes, 2 when an export is bad or the result has conflicts (nothing written)."""
     out = Path(output)
     try:
-        imported = PLATFORMS[platform](source_files(sources))
         existing = read_directory(out)
+        imported = PLATFORMS[platform](source_files(sources), existing)
     except (BadExport, TomlFileError) as exc:
         print(f"callgate import: {exc}", file=sys.stderr)
         return 2

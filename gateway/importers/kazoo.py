@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .records import Imported, Record
+from .records import Existing, Imported, Record
 from .sources import BadExport, Source, load_json, open_source
 
 PLATFORM = "Kazoo"
@@ -24,7 +24,7 @@ _HEX_IN_PATH = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 _PRIV = "_priv_level"  # kept until the tree is known, then turned into a role
 
 
-def read(paths: list[Path]) -> Imported:
+def read(paths: list[Path], existing: Existing | None = None) -> Imported:
     out = Imported()
     for path in paths:
         src = open_source(path)
@@ -35,7 +35,7 @@ def read(paths: list[Path]) -> Imported:
             _crossbar(src, doc["data"], out)
         else:
             raise src.fail("document", "-", _not_kazoo(doc))
-    _roles(out)
+    _roles(out, existing or {})
     return out
 
 
@@ -237,10 +237,12 @@ def _crossbar(src: Source, data: Any, out: Imported) -> None:
                             "of a Crossbar list")
 
 
-def _roles(out: Imported) -> None:
+def _roles(out: Imported, existing: Existing) -> None:
     """Kazoo's priv_level as the directory's role: an admin of the superduper account is
-    superduper_admin, of an account with children a reseller, else admin."""
-    accounts = out.tables["accounts"]
+    superduper_admin, of an account with children a reseller, else admin. The accounts already
+    in the directory count too, so re-importing one account's dump keeps its roles."""
+    accounts = {str(a.get("id")): a for a in existing.get("accounts", [])}
+    accounts.update(out.tables["accounts"])
     parents = {a.get("parent") for a in accounts.values()}
     for user in out.tables["users"].values():
         priv = user.pop(_PRIV, "user")

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .records import Imported, Record, stable_id
+from .records import Existing, Imported, Record, stable_id
 from .sources import Source, kind_of, load_csv, load_xml, open_source
 
 PLATFORM = "MOR"
@@ -29,7 +29,7 @@ CONFLINE_COLUMNS = ("name", "value", "owner_id")
 ROOT = stable_id("mor", "account", "admin")
 
 
-def read(paths: list[Path]) -> Imported:
+def read(paths: list[Path], existing: Existing | None = None) -> Imported:
     users: dict[int, dict[str, str]] = {}
     devices: dict[int, dict[str, str]] = {}
     keys: dict[int, str] = {}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 Value = str | int | bool
 Record = dict[str, Value]
 TABLES = ("accounts", "users", "devices", "dids")
+Existing = dict[str, list[Record]]  # the directory file's tables as they are
 
 
 def key_of(table: str) -> str:

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .records import Imported, stable_id
+from .records import Existing, Imported, stable_id
 from .sources import Source, load_json, open_source
 
 PLATFORM = "Webitel"
@@ -23,7 +23,7 @@ ROLES = {"admin": "admin", "user": "user", "root": "superduper_admin"}
 _CONTACT = re.compile(r"sofia_contact\([^)]*?/([^/@)]+)@([^)]+)\)")
 
 
-def read(paths: list[Path]) -> Imported:
+def read(paths: list[Path], existing: Existing | None = None) -> Imported:
     out = Imported()
     for path in paths:
         src = open_source(path)
