@@ -154,3 +154,13 @@ def test_non_utf8_in_xml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
                     .replace(b"<username>carol<", b"<username>car\xf6l<"))
     assert refused(capsys, tmp_path, "mor", bad) == (
         f"{bad}: user[3]: username: not UTF-8 text (export the file as UTF-8)")
+
+
+def test_an_output_that_cannot_be_written(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    out = blocker / "directory.toml"  # under a file: no directory can be made there
+    code, _, err = run(capsys, "webitel", EXPORTS / "webitel", "-o", out)
+    assert code == 2 and err.startswith(f"callgate import: {out}: cannot write: ")
+    assert err.count("\n") == 1

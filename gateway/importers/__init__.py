@@ -58,6 +58,10 @@ def run(platform: str, sources: Sequence[str], output: str, dry_run: bool = Fals
     if unchanged:
         print(f"{out}: no change ({summary})")
         return 0
-    write_atomically(out, text)
+    try:
+        write_atomically(out, text)
+    except OSError as exc:
+        print(f"callgate import: {out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     print(f"{out}: written ({summary})")
     return 0
