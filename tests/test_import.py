@@ -271,3 +271,13 @@ def test_one_accounts_dump_alone_keeps_roles_from_the_tree_already_imported(
     assert run(capsys, "kazoo", dump, "-o", out)[0] == 0
     root = next(u for u in tables(out)["users"] if u["id"] == "c" * 32)
     assert root["role"] == "superduper_admin"  # the Master account is superduper
+
+
+def test_a_number_assigned_to_two_accounts(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    export = copy(EXPORTS / "kazoo", tmp_path / "export")
+    numbers = next((export / "couchdb").glob("numbers*"))
+    numbers.write_text(numbers.read_text().replace(f'"pvt_assigned_to": "{ACME}"',
+                                                   f'"pvt_assigned_to": "{BETA}"'))
+    assert refused(capsys, tmp_path / "directory.toml", "kazoo", export) == [
+        f"conflict: dids 14155550100: assigned to two accounts in the export, {ACME} and {BETA}"]

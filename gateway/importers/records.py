@@ -41,6 +41,11 @@ class Imported:
         a CouchDB dump of the same user): values read later win, empty values never erase."""
         key = str(record[key_of(table)])
         row = self.tables[table].setdefault(key, {})
+        owner = row.get("account")
+        if (table == "dids" and owner and record.get("account") not in ("", None, owner)
+                and key not in self.flagged):
+            self.conflict(key, f"dids {key}: assigned to two accounts in the export, {owner} "
+                          f"and {record['account']}")
         for name, value in record.items():
             if value != "" and value is not None:
                 row[name] = value
