@@ -1,4 +1,5 @@
-"""`callgate serve [--config FILE | --demo]` and `callgate check-config FILE`."""
+"""`callgate serve [--config FILE | --demo]`, `callgate check-config FILE` and
+`callgate import kazoo|mor|webitel SOURCE... -o FILE [--dry-run]`."""
 
 from __future__ import annotations
 
@@ -18,18 +19,22 @@ from .app import EXTRA_LISTENERS, SERVER_LIMITS, build_app, build_dialect_apps, 
 from .config import ConfigError, Settings, load, parse_listen
 from .context import Gateway
 from .demo import DEMO_CONFIG, start_switches
+from .importers import PLATFORMS, run
+from .logins import login_notes
 
 log = logging.getLogger("callgate")
 
 
 def _check_config(path: str) -> int:
     try:
-        load(path)
+        settings = load(path)
     except ConfigError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
         return 2
     print("ok")
+    for note in login_notes(settings):  # stdout stays `ok` for scripts
+        print(f"login: {note}", file=sys.stderr)
     return 0
 
 
@@ -120,10 +125,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--log-level", default="INFO")
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file")
+    imp = sub.add_parser("import", help="write the directory from a platform's own export")
+    imp.add_argument("platform", choices=sorted(PLATFORMS))
+    imp.add_argument("sources", nargs="+", metavar="SOURCE",
+                     help="export files, or directories holding them")
+    imp.add_argument("-o", "--output", required=True, help="the directory file to write")
+    imp.add_argument("--dry-run", action="store_true", help="only print what would change")
     args = parser.parse_args(argv)
 
     if args.command == "check-config":
         return _check_config(args.file)
+    if args.command == "import":
+        return run(args.platform, args.sources, args.output, args.dry_run)
 
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

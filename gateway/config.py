@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX40 = re.compile(r"^[0-9a-f]{40}$")
 ROLES = ("superduper_admin", "reseller", "admin", "user", "agent")
 _MISSING: Any = object()
 
@@ -255,6 +256,14 @@ class UserSettings:
     extension: str = ""
     callflow_token: str = field(default="", repr=False)
     email: str = ""
+    # a platform's hashes instead of `password` (directory import): Kazoo's md5/sha1 of
+    # `username:password` (username lower-cased) and Webitel's SIP a1-hash, md5 of
+    # `username:realm:password`, MOR's sha1 of the password alone; each dialect checks only
+    # the ones its platform used
+    md5_auth: str = field(default="", repr=False)
+    sha1_auth: str = field(default="", repr=False)
+    a1_hash: str = field(default="", repr=False)
+    password_sha1: str = field(default="", repr=False)  # MOR's users.password: sha1(password)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +321,9 @@ class Settings:
     dids: tuple[DidSettings, ...]
     dialects: Mapping[str, DialectSettings]
     demo: tuple[DemoSwitch, ...] = ()
+    # where each directory table row was written when it came from an included file:
+    # {"users": (("dir.toml", 0), ...)}, in merged order (empty: everything is in `path`)
+    origins: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
 
     def dialect(self, name: str) -> Any:
         d = self.dialects.get(name)
@@ -400,7 +412,8 @@ def _numbers(sections: list[Section]) -> list[int]:
     return result
 
 
-def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
+def parse(data: Mapping[str, Any], path: str = "<config>",
+          origins: Mapping[str, list[tuple[str, int]]] | None = None) -> Settings:
     errors: list[str] = []
     root = Section(data, "", errors)
 
@@ -476,6 +489,10 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
             name=u.str("name", ""), role=u.str("role", "user", choices=ROLES),
             extension=u.str("extension", ""), callflow_token=u.secret("callflow_token", ""),
             email=u.str("email", ""),
+            md5_auth=u.str("md5_auth", "", pattern=HEX32),
+            sha1_auth=u.str("sha1_auth", "", pattern=HEX40),
+            a1_hash=u.str("a1_hash", "", pattern=HEX32),
+            password_sha1=u.str("password_sha1", "", pattern=HEX40),
         )
         for u, n in zip(user_secs, _numbers(user_secs), strict=True)
     ]
@@ -558,11 +575,12 @@ def parse(data: Mapping[str, Any], path: str = "<config>") -> Settings:
     root.done()
 
     if errors:
-        raise ConfigError([f"{path}: {e}" for e in errors])
+        raise ConfigError([_located(e, path, origins or {}) for e in errors])
     return Settings(
         path=path, gateway=gateway, backends=tuple(backends), accounts=tuple(accounts),
         users=tuple(users), devices=tuple(devices), dids=tuple(dids), dialects=dialects,
         demo=tuple(demo),
+        origins={k: tuple(v) for k, v in (origins or {}).items()},
     )
 
 
@@ -574,15 +592,74 @@ def _unique(root: Section, name: str, values: list[str], key: str) -> None:
         seen.add(v)
 
 
-def load(path: str | Path) -> Settings:
-    p = Path(path)
+def _read(p: Path) -> dict[str, Any]:
     try:
         with p.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError([f"{p}: file not found"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{p}: invalid TOML: {exc}"]) from None
     except OSError as exc:
         raise ConfigError([f"{p}: cannot read: {exc.strerror}"]) from None
-    return parse(data, str(p))
+
+
+Origins = dict[str, list[tuple[str, int]]]
+
+
+def _is_tables(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+
+def _gather(p: Path, seen: frozenset[Path], errors: list[str]) -> tuple[dict[str, Any], Origins]:
+    """The file with its `include = [...]` files resolved: each included file's arrays of
+    tables appended to this file's (paths relative to the including file), and where every
+    row came from, so an error in an included file names that file."""
+    data = dict(_read(p))
+    origins: Origins = {k: [(str(p), i) for i in range(len(v))]
+                        for k, v in data.items() if _is_tables(v)}
+    includes = data.pop("include", None)
+    if includes is None:
+        return data, origins
+    if not isinstance(includes, list) or not all(isinstance(n, str) for n in includes):
+        errors.append(f"{p}: include: expected an array of file names, got {_show(includes)}")
+        return data, origins
+    for name in includes:
+        q = p.parent / name
+        if q.resolve() in seen:
+            errors.append(f"{p}: include: {_show(name)} is already being read (an include cycle)")
+            continue
+        try:
+            inc, inc_origins = _gather(q, seen | {q.resolve()}, errors)
+        except ConfigError as exc:
+            errors.extend(exc.errors)
+            continue
+        for key, value in inc.items():
+            if not _is_tables(value):
+                errors.append(f"{q}: {key}: an included file holds arrays of tables only "
+                              "([[accounts]], [[users]], [[devices]], [[dids]]...)")
+            elif key in data and not _is_tables(data[key]):
+                errors.append(f"{p}: {key}: expected an array of tables (as in {q})")
+            else:
+                data[key] = [*data.get(key, []), *value]
+                origins[key] = [*origins.get(key, []), *inc_origins[key]]
+    return data, origins
+
+
+def _located(error: str, path: str, origins: Mapping[str, Any]) -> str:
+    """`users[3].account: ...` prefixed with the file that row was written in."""
+    m = re.match(r"(\w+)\[(\d+)\](.*)", error, re.S)
+    if m and m[1] in origins and int(m[2]) < len(origins[m[1]]):
+        file, index = origins[m[1]][int(m[2])]
+        return f"{file}: {m[1]}[{index}]{m[3]}"
+    return f"{path}: {error}"
+
+
+def load(path: str | Path) -> Settings:
+    p = Path(path)
+    errors: list[str] = []
+    data, origins = _gather(p, frozenset({p.resolve()}), errors)
+    if errors:
+        raise ConfigError(errors)
+    included = any(file != str(p) for rows in origins.values() for file, _ in rows)
+    return parse(data, str(p), origins=origins if included else None)

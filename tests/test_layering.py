@@ -12,7 +12,11 @@ The rules:
 - `simswitch/` imports nothing from the gateway, the backends or the dialects (it is the
   independent oracle the tests trust), and the core proper never imports the simulators: only
   the demo wiring (`gateway/demo.py`) does;
-- backends never import dialects; a dialect imports no backend and no other dialect.
+- backends never import dialects; a dialect imports no backend and no other dialect;
+- the directory importers (`gateway/importers/`) read the platforms' exports, not the gateway's
+  wire formats: they import no dialect, backend or simulator (not even the packages), nothing
+  of the core but `gateway.config`, and one platform's reader never imports another's; in the
+  core only the command line (`gateway.cli`) imports them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("gateway", "backends", "dialects", "simswitch")
 #: Modules of the core allowed to import the simulators (the demo wiring).
 DEMO_WIRING = {"gateway.demo"}
+IMPORTERS = "gateway.importers"
+#: The one platform reader per module of the importers.
+IMPORT_PLATFORMS = ("kazoo", "mor", "webitel")
 
 
 @dataclass(frozen=True)
@@ -105,10 +112,34 @@ def _dialect(name: str) -> str:
     return parts[1] if len(parts) > 1 and parts[0] == "dialects" else ""
 
 
+def _in(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def _importer_rule(a: Arrow) -> str:
+    """Why an arrow from or to the importers breaks their rule ("" when it does not)."""
+    if _in(a.source, IMPORTERS):
+        if _top(a.target) in ("dialects", "backends", "simswitch"):
+            return "the importers read exports: no dialect, backend or simulator"
+        if (_top(a.target) == "gateway" and not _in(a.target, IMPORTERS)
+                and a.target != "gateway.config"):
+            return "the importers use nothing of the core but gateway.config"
+        mine, theirs = a.source.split(".")[2:3], a.target.split(".")[2:3]
+        if (mine and theirs and mine != theirs and mine[0] in IMPORT_PLATFORMS
+                and theirs[0] in IMPORT_PLATFORMS):
+            return "one platform's reader never imports another's"
+    elif _in(a.target, IMPORTERS) and _top(a.source) == "gateway" and a.source != "gateway.cli":
+        return "only the command line runs the importers"
+    return ""
+
+
 def broken_rules(found: list[Arrow]) -> list[str]:
     """One line per arrow that breaks a rule, saying which."""
     bad: list[str] = []
     for a in found:
+        why = _importer_rule(a)
+        if why:
+            bad.append(f"{a}  ({why})")
         src, dst = _top(a.source), _top(a.target)
         if src == "gateway":
             if dst in ("dialects", "backends") and a.target != dst:
@@ -191,6 +222,12 @@ def test_the_checker_sees_every_kind_of_import(tmp_path: Path) -> None:
         "dialects/mor/__init__.py": "x = 1\n",
         "simswitch/__init__.py": "",
         "simswitch/fs_server.py": "from gateway.logs import brief\n",
+        "gateway/importers/__init__.py": "from . import kazoo\n",
+        "gateway/importers/kazoo.py": "import dialects\nfrom gateway.directory import D\n",
+        "gateway/importers/mor.py": "from .webitel import x\nfrom gateway.config import C\n",
+        "gateway/importers/webitel.py": "from .records import R\n",
+        "gateway/importers/records.py": "",
+        "gateway/directory.py": "from .importers import records\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -200,8 +237,15 @@ def test_the_checker_sees_every_kind_of_import(tmp_path: Path) -> None:
                   "gateway.store -> backends.freeswitch", "gateway.cli -> simswitch.fs_server",
                   "backends.freeswitch -> dialects.kazoo", "dialects.kazoo -> dialects.mor",
                   "dialects.kazoo.render -> backends.freeswitch",
-                  "simswitch.fs_server -> gateway"):
+                  "simswitch.fs_server -> gateway",
+                  "gateway.importers.kazoo -> dialects  (the importers",
+                  "gateway.importers.kazoo -> gateway.directory  (the importers use",
+                  "gateway.importers.mor -> gateway.importers.webitel  (one platform",
+                  "gateway.directory -> gateway.importers.records  (only the command"):
         assert arrow in bad, arrow
+    assert "gateway.importers.mor -> gateway.config" not in bad
+    assert "gateway.importers.webitel -> gateway.importers.records" not in bad
+    assert "gateway.importers -> gateway.importers.kazoo" not in bad
     assert "gateway.app -> dialects\n" not in bad + "\n"  # the package itself is fine
     assert cycles(project_arrows(tmp_path)) == [
         ["gateway.config", "gateway.control", "gateway.config"]]

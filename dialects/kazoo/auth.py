@@ -68,14 +68,18 @@ def credentials_hash(username: str, password: str, method: str) -> str:
 
 def check_credentials(gw: Gateway, accounts: list[Account], credentials: str,
                       method: str) -> User | None:
-    """The user of one of `accounts` whose hashed `username:password` is `credentials`."""
+    """The user of one of `accounts` whose hashed `username:password` is `credentials`: from
+    the password, or the hash itself when the user was imported with Kazoo's own
+    (`pvt_md5_auth`/`pvt_sha1_auth`), as Kazoo compares the stored hash."""
     wanted = credentials.lower()
     for account in accounts:
         for user in gw.directory.users_of(account.id):
-            if not user.password:
-                continue
-            have = credentials_hash(user.username, user.password, method)
-            if same_secret(wanted, have):
+            stored = user.sha1_auth if method == "sha" else user.md5_auth
+            if user.password:
+                have = credentials_hash(user.username, user.password, method)
+                if same_secret(wanted, have):
+                    return user
+            if stored and same_secret(wanted, stored):
                 return user
     return None
 

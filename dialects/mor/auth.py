@@ -97,6 +97,9 @@ def authenticate(gw: Gateway, opts: MorSettings, params: dict[str, str],
 
 
 def check_password(user: User, password: str) -> bool:
+    """The password, or MOR's own stored SHA1 of it for a user imported from MOR."""
+    if user.password_sha1 and same_secret(sha1_hex(password), user.password_sha1):
+        return True
     return bool(user.password) and same_secret(password, user.password)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from typing import Any
 
 from aiohttp import web
@@ -50,6 +51,15 @@ def _password_ok(user: UserSettings | None, password: Any) -> bool:
     return same_secret(password, user.password)
 
 
+def _a1_ok(user: UserSettings, name: str, realm: str, password: Any) -> bool:
+    """The engine's own check for an imported account: its directory `a1-hash` against
+    md5("<ext>:<domain>:<password>")."""
+    if not user.a1_hash or not isinstance(password, str):
+        return False
+    given = hashlib.md5(f"{name}:{realm}:{password}".encode("utf-8", "surrogatepass"))
+    return same_secret(given.hexdigest(), user.a1_hash)
+
+
 def root_user(directory: Directory) -> UserSettings | None:
     supers = directory.superduper_users()
     return supers[0] if supers else None
@@ -79,7 +89,7 @@ def identify(directory: Directory, username: Any,
     user = directory.user_in_account(account.id, name) if account is not None else None
     if account is None or user is None:
         raise WebitelError(401, "-ERR User not found\n")
-    if not _password_ok(user, password):
+    if not (_password_ok(user, password) or _a1_ok(user, name, realm, password)):
         raise WebitelError(401, "secret incorrect")
     role = role_for(user.role)
     # a superduper admin is system-wide whichever login it uses
