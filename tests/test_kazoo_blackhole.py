@@ -650,3 +650,30 @@ async def test_bad_input_gets_a_reply_or_a_close_never_a_crash(
         await s.live.fs.hangup(a)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "Traceback" not in caplog.text
+
+
+async def test_park_events_on_both_switches() -> None:
+    async with socketed() as s:
+        for sim, caller, callee, account, user, name in (
+                (s.live.fs, "201", "202", ACME, "alice", "Acme"),
+                (s.live.ast, "401", "402", GAMMA, "gus", "Gamma")):
+            c = await s.connect()
+            assert (await c.subscribe(await s.token(user, name), account,
+                                      "call.PARK_PARKED.*"))["status"] == "success"
+            assert (await c.subscribe(None, account, "call.PARK_ABANDONED.*"))["status"] == \
+                "success"
+            store = s.live.gw.store
+            a = await sim.place_call(caller, callee, answer_after=0.05)
+            await s.live.until(lambda a=a: bool(store.get(a) and store.get(a).bridged))
+            await sim.park(a)
+            parked = await c.event(lambda f, a=a: f["data"]["call_id"] == a)
+            assert parked["name"] == "PARK_PARKED"
+            data = parked["data"]
+            assert data["app_name"] == "callflow" and "timestamp" not in data
+            assert len(data["msg_id"]) == 32
+            assert data["custom_channel_vars"]["realm"] and data["custom_channel_vars"][
+                "account_id"] == account
+            await sim.hangup(a)
+            gone = await c.event(lambda f, a=a: f["data"]["call_id"] == a)
+            assert gone["name"] == "PARK_ABANDONED"
+            await c.close()

@@ -52,8 +52,11 @@ def events_of(change: Change, bridged_to: dict[str, str]) -> Iterator[str]:
             yield BRIDGE
         if "held" in before:
             yield UNHOLD if before["held"] else HOLD
-        if "parked" in before and ch.state is not State.HUNGUP:
-            yield RETRIEVED if before["parked"] else PARKED
+        if "parked" in before:
+            if not before["parked"]:
+                yield PARKED
+            else:  # a parked leg that hangs up was abandoned there, not retrieved
+                yield ABANDONED if ch.state is State.HUNGUP else RETRIEVED
     elif change.kind is ChangeKind.REMOVED:
         bridged_to.pop(ch.id, None)
         if ch.parked:
@@ -195,7 +198,8 @@ def event_data(name: str, ch: Channel, directory: Directory, node_type: str,
 
 def _park_data(name: str, ch: Channel, directory: Directory) -> dict[str, Any]:
     """cf_park's own event: no `timestamp`, a random `msg_id`, CCVs plus `realm`."""
-    slot = ch.application_data.split()[-1] if ch.application_data.strip() else ch.destination
+    parking = ch.application.lower() in ("park", "valet_park") and ch.application_data.strip()
+    slot = ch.application_data.split()[-1] if parking else ""  # unknown: left out
     data = {
         "app_name": "callflow",
         "app_version": "4.0.0",
