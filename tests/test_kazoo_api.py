@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import jwt
 import pytest
@@ -101,7 +102,8 @@ async def start(settings: Settings) -> tuple[Gateway, TestClient]:
     for ch in channels():
         gw.store.add(ch)
     server = TestServer(build_app(gw, manage_backends=False))
-    await server.start_server(**SERVER_LIMITS)  # TestServer(**kwargs) would drop them
+    # TestServer(**kwargs) would drop them: the runner takes them from start_server
+    await server.start_server(max_line_size=SERVER_LIMITS["max_line_size"])
     client = TestClient(server)
     await client.start_server()
     return gw, client
@@ -979,11 +981,11 @@ SECRETS = ("demo-alice", "\"password\":", "api_key", "00000000000000000000000000
 
 async def test_account_document_and_children(client: TestClient,
                                              tokens: dict[str, str]) -> None:
-    doc = await get_data(client, f"/v2/accounts/{ACME}", tokens["alice"])
+    doc: Any = await get_data(client, f"/v2/accounts/{ACME}", tokens["alice"])
     assert doc == {"id": ACME, "name": "Acme", "realm": "acme.example.com", "timezone": "UTC",
                    "language": "en-us", "enabled": True, "superduper_admin": False,
                    "is_reseller": False, "reseller_id": RESELLER, "wnm_allow_additions": False}
-    root = await get_data(client, f"/v2/accounts/{ROOT}", tokens["admin"])
+    root: Any = await get_data(client, f"/v2/accounts/{ROOT}", tokens["admin"])
     assert root["superduper_admin"] is True and root["is_reseller"] is True
     kids = await get_data(client, f"/v2/accounts/{RESELLER}/children", tokens["reseller"])
     assert kids == [{"id": ACME, "name": "Acme", "realm": "acme.example.com",
@@ -1004,7 +1006,7 @@ async def test_users_and_devices_of_an_account(client: TestClient,
                             "first_name": "Alice", "last_name": "Smith", "priv_level": "admin",
                             "presence_id": "201", "flags": []}
     assert by_id[BOB]["priv_level"] == "user"
-    alice = await get_data(client, f"/v2/accounts/{ACME}/users/{ALICE}", tokens["bob"])
+    alice: Any = await get_data(client, f"/v2/accounts/{ACME}/users/{ALICE}", tokens["bob"])
     assert {"id", "username", "first_name", "last_name", "priv_level", "enabled",
             "timezone"} <= set(alice)
     devices = await get_data(client, f"/v2/accounts/{ACME}/devices", tokens["alice"])
@@ -1014,7 +1016,7 @@ async def test_users_and_devices_of_an_account(client: TestClient,
     assert row == {"id": DEV201, "name": row["name"], "username": "201", "mac_address": "",
                    "owner_id": ALICE, "enabled": True, "device_type": "sip_device",
                    "flags": []}
-    dev = await get_data(client, f"/v2/accounts/{ACME}/devices/{DEV201}", tokens["alice"])
+    dev: Any = await get_data(client, f"/v2/accounts/{ACME}/devices/{DEV201}", tokens["alice"])
     assert dev["sip"]["username"] == "201" and dev["owner_id"] == ALICE
     for path in DIRECTORY_PATHS:
         resp = await client.get(f"/v2/accounts/{ACME}{path}", headers=auth(tokens["alice"]))

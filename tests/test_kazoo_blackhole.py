@@ -14,6 +14,7 @@ import socket
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -152,6 +153,12 @@ async def socketed(switches: tuple[str, ...] = ("fs1", "ast1"),
             await server.close()
 
 
+def channel(live: Live, channel_id: str) -> Channel:
+    ch = live.gw.store.get(channel_id)
+    assert ch is not None, channel_id
+    return ch
+
+
 def reply(rid: str, status: str, data: dict[str, Any]) -> str:
     return json.dumps({"action": "reply", "request_id": rid, "status": status, "data": data},
                       separators=(",", ":"))
@@ -197,7 +204,7 @@ async def test_every_error_of_the_table_verbatim() -> None:
         foreign = forge(iss="webitel")
         c = await s.connect()
         sub = {"action": "subscribe", "request_id": "r"}
-        rows = [
+        rows: list[tuple[dict[str, Any], str]] = [
             ({"action": "ping", "request_id": "p"}, err("p", "authentication token required")),
             ({**sub, "auth_token": "", "data": {"account_id": ACME, "binding": "call.*.*"}},
              err("r", "authentication token required")),
@@ -336,11 +343,11 @@ async def _call_sequence(s: Socketed, sim: Any, caller: str, callee: str, accoun
         return bool(ch and ch.bridged)
 
     await live.until(bridged)
-    b = live.gw.store.get(a).other_leg
+    b = channel(live, a).other_leg
     await sim.hold(a)
-    await live.until(lambda: live.gw.store.get(a).held)
+    await live.until(lambda: channel(live, a).held)
     await sim.unhold(a)
-    await live.until(lambda: not live.gw.store.get(a).held)
+    await live.until(lambda: not channel(live, a).held)
     await sim.hangup(a)
     await live.until(lambda: a not in live.gw.store and b not in live.gw.store)
     await c.until(destroyed(a, b))
@@ -410,7 +417,7 @@ async def test_per_call_binding_and_overlapping_bindings() -> None:
         store = s.live.gw.store
 
         def legs() -> list[str]:
-            return [x.id for x in store.by_call(store.get(a).call_id) if x.id != a]
+            return [x.id for x in store.by_call(channel(s.live, a).call_id) if x.id != a]
 
         await s.live.until(lambda: bool(legs()))
         [b] = legs()
@@ -541,6 +548,7 @@ async def test_a_slow_socket_is_closed_and_never_slows_the_others() -> None:
         alice = await s.token("alice", "Acme")
         fast = await s.connect()
         assert (await fast.subscribe(alice, ACME, "call.*.*"))["status"] == "success"
+        assert s.server.port is not None
         slow = await asyncio.to_thread(_raw_ws, s.server.port)
         slow.settimeout(20)
         _send_masked(slow, json.dumps({"action": "subscribe", "auth_token": alice,
@@ -553,13 +561,13 @@ async def test_a_slow_socket_is_closed_and_never_slows_the_others() -> None:
         store.add(Channel(id="slow-test", node="test", name="sofia/internal/201@acme",
                           username="201", realm="acme.example.com", created=time.time(),
                           destination="202", caller_id_name="x" * 500, call_id="slow"))
-        assert store.get("slow-test").account_id == ACME
+        assert channel(s.live, "slow-test").account_id == ACME
         total = 0
         for _ in range(300):  # 3,000 frames of over 1 KB: far past every buffer on the way
             for _ in range(10):
-                store.update("slow-test", held=not store.get("slow-test").held)
+                store.update("slow-test", held=not channel(s.live, "slow-test").held)
                 total += 1
-            await fast.event(lambda f, n=total: _toggles(fast) >= n)
+            await fast.until(partial(_all_toggles, total))
         assert _toggles(fast) == total  # the fast socket got every one, in order
         names = [f["name"] for f in fast.seen if f["action"] == "event"
                  and f["data"]["call_id"] == "slow-test"]
@@ -575,8 +583,16 @@ async def test_a_slow_socket_is_closed_and_never_slows_the_others() -> None:
 
 
 def _toggles(c: Client) -> int:
-    return sum(1 for f in c.seen if f["action"] == "event"
-               and f["data"]["call_id"] == "slow-test" and f["name"] != "CHANNEL_CREATE")
+    return _count_toggles([f for f in c.seen if f["action"] == "event"])
+
+
+def _count_toggles(events: list[dict[str, Any]]) -> int:
+    return sum(1 for f in events
+               if f["data"]["call_id"] == "slow-test" and f["name"] != "CHANNEL_CREATE")
+
+
+def _all_toggles(total: int, events: list[dict[str, Any]]) -> bool:
+    return _count_toggles(events) >= total
 
 
 async def test_shutdown_closes_every_open_socket_with_1001() -> None:
@@ -654,6 +670,7 @@ async def test_bad_input_gets_a_reply_or_a_close_never_a_crash(
 
 async def test_park_events_on_both_switches() -> None:
     async with socketed() as s:
+        store = s.live.gw.store
         for sim, caller, callee, account, user, name in (
                 (s.live.fs, "201", "202", ACME, "alice", "Acme"),
                 (s.live.ast, "401", "402", GAMMA, "gus", "Gamma")):
@@ -662,11 +679,10 @@ async def test_park_events_on_both_switches() -> None:
                                       "call.PARK_PARKED.*"))["status"] == "success"
             assert (await c.subscribe(None, account, "call.PARK_ABANDONED.*"))["status"] == \
                 "success"
-            store = s.live.gw.store
             a = await sim.place_call(caller, callee, answer_after=0.05)
-            await s.live.until(lambda a=a: bool(store.get(a) and store.get(a).bridged))
+            await s.live.until(partial(_bridged, store, a))
             await sim.park(a)
-            parked = await c.event(lambda f, a=a: f["data"]["call_id"] == a)
+            parked = await c.event(partial(_about, a))
             assert parked["name"] == "PARK_PARKED"
             data = parked["data"]
             assert data["app_name"] == "callflow" and "timestamp" not in data
@@ -674,6 +690,15 @@ async def test_park_events_on_both_switches() -> None:
             assert data["custom_channel_vars"]["realm"] and data["custom_channel_vars"][
                 "account_id"] == account
             await sim.hangup(a)
-            gone = await c.event(lambda f, a=a: f["data"]["call_id"] == a)
+            gone = await c.event(partial(_about, a))
             assert gone["name"] == "PARK_ABANDONED"
             await c.close()
+
+
+def _bridged(store: Any, channel_id: str) -> bool:
+    ch = store.get(channel_id)
+    return bool(ch and ch.bridged)
+
+
+def _about(channel_id: str, frame: dict[str, Any]) -> bool:
+    return bool(frame["data"]["call_id"] == channel_id)

@@ -341,6 +341,9 @@ class Blackhole:
         async for change in self._sub:
             if change.kind is ChangeKind.RESYNC:
                 log.warning("kazoo blackhole: fell behind the store; events were lost")
+                store = self.state.gw.store
+                for gone in [c for c in self._bridged_to if c not in store]:
+                    del self._bridged_to[gone]
                 continue
             ch = change.channel
             if ch is None or not ch.account_id:
