@@ -37,6 +37,9 @@ MAX_FRAME = 64 * 1024
 BUCKET_SIZE = 100
 BUCKET_RATE = 10.0
 
+#: Bytes a connection may have waiting in its write buffer and still be written to directly.
+DIRECT_WRITE_LIMIT = 64 * 1024
+
 OVERFLOW = 1008  # policy violation: the client did not read its frames
 GOING_AWAY = 1001
 
@@ -185,8 +188,24 @@ class Session:
         return {b.account_id for b in self.bindings}
 
 
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, uncompressed server text frame (RFC 6455 5.2)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x81, n))
+    elif n < 1 << 16:
+        head = b"\x81\x7e" + n.to_bytes(2, "big")
+    else:
+        head = b"\x81\x7f" + n.to_bytes(8, "big")
+    return head + payload
+
+
 class Socket:
-    """One client: its session, its bounded frame queue and the task that writes it."""
+    """One client: its session, its bounded frame queue and the task that writes it.
+
+    While nothing is queued and the connection's write buffer is short, a frame is written at
+    once (the same bytes for every socket that gets it); otherwise it waits in the queue, which
+    the writer task empties at the pace the client reads."""
 
     def __init__(self, hub: Blackhole, ws: web.WebSocketResponse, peer: str,
                  transport: asyncio.Transport | None = None) -> None:
@@ -194,28 +213,38 @@ class Socket:
         self.ws = ws
         self.transport = transport
         self.session = Session(hub.state, peer)
-        self.queue: asyncio.Queue[str] = asyncio.Queue(hub.state.options.socket_queue)
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(hub.state.options.socket_queue)
         self.closing = False
+        self._writing = False
         self.writer = asyncio.create_task(self._write())
 
     async def _write(self) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
             while True:
-                frame = await self.queue.get()
-                await self.ws.send_str(frame)
+                payload = await self.queue.get()
+                self._writing = True
+                await self.ws.send_frame(payload, WSMsgType.TEXT)
+                self._writing = not self.queue.empty()
 
-    def send(self, frame: str) -> None:
-        """Queue a frame, never waiting: a full queue closes this socket as too slow."""
+    def send(self, payload: bytes, frame: bytes | None = None) -> None:
+        """Send a frame's UTF-8 `payload` (`frame`: the same, framed), never waiting: a full
+        queue closes this socket as too slow."""
         if self.closing:
             return
+        transport = self.transport
+        if (not self._writing and self.queue.empty() and transport is not None
+                and not transport.is_closing()
+                and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT):
+            transport.write(frame if frame is not None else text_frame(payload))
+            return
         try:
-            self.queue.put_nowait(frame)
+            self.queue.put_nowait(payload)
         except asyncio.QueueFull:
             self.hub.drop(self, OVERFLOW, "event queue overflow: the client does not read")
 
     def reply(self, request_id: Any, status: str, data: dict[str, Any]) -> None:
         self.send(_dumps({"action": "reply", "request_id": request_id, "status": status,
-                          "data": data}))
+                          "data": data}).encode())
 
     def receive(self, text: str) -> None:
         try:
@@ -309,7 +338,8 @@ class Blackhole:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if "Sec-WebSocket-Protocol" in request.headers:
             return web.Response(status=400)  # blackhole_socket_handler:init/2
-        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, timeout=2.0)
+        # no permessage-deflate: frames are written as they are, and shared between sockets
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, timeout=2.0, compress=False)
         if not ws.can_prepare(request).ok:
             return web.Response(status=400)
         await ws.prepare(request)
@@ -358,22 +388,28 @@ class Blackhole:
         targets = self._by_account.get(ch.account_id, set()) | self._by_account.get("*", set())
         if not targets:
             return
-        data_json = ""
-        head = ""
+        data_json = head = ""
+        frames: dict[Binding, tuple[bytes, bytes]] = {}  # one encoding per distinct frame
         for sock in list(targets):
             for pair in sock.session.bindings:
                 if not pair.matches(name, ch):
                     continue
-                if not data_json:
-                    peer = self.state.gw.store.peer(ch) if name == call_events.BRIDGE else None
-                    data = call_events.event_data(name, ch, self.state.gw.directory,
-                                                  self._node_types.get(ch.node, ""), peer)
-                    data_json = _dumps(data)
-                    head = (f',"name":{_dumps(name)},"routing_key":'
-                            + _dumps(f"call.{ch.account_id}.{name}."
-                                     + call_events.encode_call_id(ch.id)))
-                sock.send(f'{{"action":"event","subscribed_key":{_dumps(pair.binding)},'
-                          f'"subscription_key":{_dumps(pair.key)}{head},"data":{data_json}}}')
+                made = frames.get(pair)
+                if made is None:
+                    if not data_json:
+                        peer = (self.state.gw.store.peer(ch) if name == call_events.BRIDGE
+                                else None)
+                        data = call_events.event_data(name, ch, self.state.gw.directory,
+                                                      self._node_types.get(ch.node, ""), peer)
+                        data_json = _dumps(data)
+                        head = (f',"name":{_dumps(name)},"routing_key":'
+                                + _dumps(f"call.{ch.account_id}.{name}."
+                                         + call_events.encode_call_id(ch.id)))
+                    payload = (f'{{"action":"event","subscribed_key":{_dumps(pair.binding)},'
+                               f'"subscription_key":{_dumps(pair.key)}{head},'
+                               f'"data":{data_json}}}').encode()
+                    made = frames[pair] = (payload, text_frame(payload))
+                sock.send(*made)
 
 
 HUB = web.AppKey("kazoo.blackhole", Blackhole)
