@@ -29,6 +29,7 @@ import multiprocessing as mp
 import statistics
 import struct
 import time
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -118,7 +119,7 @@ async def _clients(port: int, token: str, call: str, sockets: int, events: int,
 
     socks = []
     for i in range(sockets):
-        _, sock = await loop.create_connection(lambda i=i: _Socket(reader(i)), "127.0.0.1", port)
+        _, sock = await loop.create_connection(partial(_Socket, reader(i)), "127.0.0.1", port)
         assert await sock.upgraded
         sock.send(json.dumps({"action": "subscribe", "auth_token": token, "request_id": f"r{i}",
                               "data": {"account_id": ACME, "binding": f"call.*.{call}"}}))

@@ -65,7 +65,8 @@ async def _serve(settings: Settings, demo: bool) -> None:
         log.info("listening on %s", ", ".join(addresses))
         if demo:
             connected = await wait_connected(gw, 10.0)
-            _print_demo(gw, addresses[0], connected, app[EXTRA_LISTENERS])
+            listeners: list[Listener] = app[EXTRA_LISTENERS]
+            _print_demo(gw, addresses[0], connected, listeners)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -98,7 +98,8 @@ class Session:
         self.peer = peer
         self.account_id = ""  # auth_account_id: set only by a fully successful frame
         self.superduper = False
-        self.bindings: list[Binding] = []
+        self.bindings: list[Binding] = []  # oldest first, as replies list them
+        self._bound: set[Binding] = set()
         self._tokens = float(BUCKET_SIZE)
         self._filled = time.monotonic()
 
@@ -174,11 +175,13 @@ class Session:
                 raise Refused("no available subscriptions to requested binding")
             if action == "subscribe":
                 for pair in pairs:
-                    if pair not in self.bindings:
+                    if pair not in self._bound:
+                        self._bound.add(pair)
                         self.bindings.append(pair)
                 data = {"subscribed": [b.binding for b in self.bindings]}
             else:
-                self.bindings = [b for b in self.bindings if b not in pairs]
+                self._bound.difference_update(pairs)
+                self.bindings = [b for b in self.bindings if b in self._bound]
                 data = {"unsubscribed": [binding],
                         "subscribed": [b.binding for b in self.bindings]}
         self.account_id, self.superduper = auth_account, superduper  # sticky from now on
