@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from .app import EXTRA_LISTENERS, SERVER_LIMITS, build_app, build_dialect_apps, 
 from .config import ConfigError, Settings, load, parse_listen
 from .context import Gateway
 from .demo import DEMO_CONFIG, start_switches
+from .dialect import Listener
 from .importers import PLATFORMS, run
 from .logins import login_notes
 
@@ -68,7 +70,8 @@ async def _serve(settings: Settings, demo: bool) -> None:
         log.info("listening on %s", ", ".join(addresses))
         if demo:
             connected = await wait_connected(gw, 10.0)
-            _print_demo(gw, addresses[0], connected)
+            listeners: list[Listener] = app[EXTRA_LISTENERS]
+            _print_demo(gw, addresses[0], connected, listeners)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -94,7 +97,8 @@ async def _listen(runner: web.AppRunner, host: str, port: int) -> None:
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def _print_demo(gw: Gateway, base: str, connected: bool) -> None:
+def _print_demo(gw: Gateway, base: str, connected: bool,
+                listeners: Sequence[Listener] = ()) -> None:
     lines = [
         "",
         f"callgate demo on {base}  (simulated switches: "
@@ -109,7 +113,11 @@ def _print_demo(gw: Gateway, base: str, connected: bool) -> None:
         describe = getattr(module, "demo_lines", None)
         if describe is not None:
             lines.append(f"  [{name}]")
-            lines.extend("    " + line.replace("{BASE}", base) for line in describe(gw))
+            for line in describe(gw):
+                for listener in listeners:  # `{name}`: where that listener really is
+                    line = line.replace("{" + listener.name + "}",
+                                        f"{listener.host}:{listener.bound}")
+                lines.append("    " + line.replace("{BASE}", base))
     print("\n".join(lines), flush=True)
 
 

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import jwt
 import pytest
@@ -101,7 +102,8 @@ async def start(settings: Settings) -> tuple[Gateway, TestClient]:
     for ch in channels():
         gw.store.add(ch)
     server = TestServer(build_app(gw, manage_backends=False))
-    await server.start_server(**SERVER_LIMITS)  # TestServer(**kwargs) would drop them
+    # TestServer(**kwargs) would drop them: the runner takes them from start_server
+    await server.start_server(max_line_size=SERVER_LIMITS["max_line_size"])
     client = TestClient(server)
     await client.start_server()
     return gw, client
@@ -970,3 +972,83 @@ async def test_well_signed_token_of_another_issuer_is_refused(
         doc = await error(resp, 401)
         assert doc["message"] == "invalid_credentials"
         assert doc["data"] == {"message": "invalid credentials"}
+
+
+# ----------------------------------------------------------------- directory reads
+DIRECTORY_PATHS = ["", "/children", "/users", f"/users/{ALICE}", "/devices", f"/devices/{DEV201}"]
+SECRETS = ("demo-alice", "\"password\":", "api_key", "0000000000000000000000000000000000000000")
+
+
+async def test_account_document_and_children(client: TestClient,
+                                             tokens: dict[str, str]) -> None:
+    doc: Any = await get_data(client, f"/v2/accounts/{ACME}", tokens["alice"])
+    assert doc == {"id": ACME, "name": "Acme", "realm": "acme.example.com", "timezone": "UTC",
+                   "language": "en-us", "enabled": True, "superduper_admin": False,
+                   "is_reseller": False, "reseller_id": RESELLER, "wnm_allow_additions": False}
+    root: Any = await get_data(client, f"/v2/accounts/{ROOT}", tokens["admin"])
+    assert root["superduper_admin"] is True and root["is_reseller"] is True
+    kids = await get_data(client, f"/v2/accounts/{RESELLER}/children", tokens["reseller"])
+    assert kids == [{"id": ACME, "name": "Acme", "realm": "acme.example.com",
+                     "descendants_count": 0},
+                    {"id": BETA, "name": "Beta", "realm": "beta.example.com",
+                     "descendants_count": 0}]
+    top = await get_data(client, f"/v2/accounts/{ROOT}/children", tokens["admin"])
+    assert {r["id"]: r["descendants_count"] for r in top} == {RESELLER: 2, GAMMA: 0}
+    assert await get_data(client, f"/v2/accounts/{ACME}/children", tokens["alice"]) == []
+
+
+async def test_users_and_devices_of_an_account(client: TestClient,
+                                               tokens: dict[str, str]) -> None:
+    rows = await get_data(client, f"/v2/accounts/{ACME}/users", tokens["alice"])
+    by_id = {r["id"]: r for r in rows}
+    assert ALICE in by_id and BOB in by_id and ERIN not in by_id
+    assert by_id[ALICE] == {"id": ALICE, "features": [], "username": "alice",
+                            "first_name": "Alice", "last_name": "Smith", "priv_level": "admin",
+                            "presence_id": "201", "flags": []}
+    assert by_id[BOB]["priv_level"] == "user"
+    alice: Any = await get_data(client, f"/v2/accounts/{ACME}/users/{ALICE}", tokens["bob"])
+    assert {"id", "username", "first_name", "last_name", "priv_level", "enabled",
+            "timezone"} <= set(alice)
+    devices = await get_data(client, f"/v2/accounts/{ACME}/devices", tokens["alice"])
+    assert {d["id"] for d in devices} >= {DEV201, DEV202} and DEV301 not in {
+        d["id"] for d in devices}
+    row = next(d for d in devices if d["id"] == DEV201)
+    assert row == {"id": DEV201, "name": row["name"], "username": "201", "mac_address": "",
+                   "owner_id": ALICE, "enabled": True, "device_type": "sip_device",
+                   "flags": []}
+    dev: Any = await get_data(client, f"/v2/accounts/{ACME}/devices/{DEV201}", tokens["alice"])
+    assert dev["sip"]["username"] == "201" and dev["owner_id"] == ALICE
+    for path in DIRECTORY_PATHS:
+        resp = await client.get(f"/v2/accounts/{ACME}{path}", headers=auth(tokens["alice"]))
+        text = await resp.text()
+        assert resp.status == 200 and not [s for s in SECRETS if s in text], (path, text)
+
+
+async def test_directory_reads_are_scoped_to_the_account_tree(
+        client: TestClient, tokens: dict[str, str]) -> None:
+    for path in DIRECTORY_PATHS:
+        # a parent reads its child's directory; a child never its parent's or a sibling's
+        resp = await client.get(f"/v2/accounts/{ACME}{path}", headers=auth(tokens["reseller"]))
+        assert resp.status == 200, path
+        for account, who in ((RESELLER, "alice"), (BETA, "alice"), (ACME, "erin"),
+                             (ROOT, "reseller")):
+            resp = await client.get(f"/v2/accounts/{account}{path}", headers=auth(tokens[who]))
+            assert (await error(resp, 403))["message"] == "forbidden", (account, who, path)
+        resp = await client.get(f"/v2/accounts/{ACME}{path}")
+        assert (await error(resp, 401))["message"] == "invalid_credentials"
+    # another account's user or device through one's own account: not found
+    for path in (f"/users/{ERIN}", f"/devices/{DEV301}", "/users/" + "f" * 32):
+        resp = await client.get(f"/v2/accounts/{ACME}{path}", headers=auth(tokens["alice"]))
+        assert (await error(resp, 404))["message"] == "bad_identifier"
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST", "PATCH", "DELETE"])
+async def test_directory_writes_are_refused_in_kazoos_shape(
+        client: TestClient, tokens: dict[str, str], method: str) -> None:
+    for path in DIRECTORY_PATHS:
+        resp = await client.request(method, f"/v2/accounts/{ACME}{path}",
+                                    headers=auth(tokens["alice"]), data='{"data": {}}')
+        assert (await error(resp, 405))["message"] == "invalid_method", path
+        resp = await client.request(method, f"/v2/accounts/{BETA}{path}",
+                                    headers=auth(tokens["alice"]), data='{"data": {}}')
+        assert resp.status in (403, 405) and (await resp.json())["status"] == "error"

@@ -6,12 +6,17 @@ from aiohttp import web
 
 from gateway.config import DialectSettings
 from gateway.context import Gateway
-from gateway.dialect import DialectApps
+from gateway.dialect import DialectApps, Listener
 
+from .blackhole import listener_app
 from .errors import error_middleware
 from .routes import v1_routes, v2_routes
 from .settings import KazooSettings
 from .state import STATE, KazooState
+
+#: The blackhole listener's name; demo lines write `{kazoo-blackhole}` where its bound
+#: `host:port` goes.
+SOCKET = "kazoo-blackhole"
 
 
 def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:
@@ -26,14 +31,18 @@ def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:
     v1_routes(v1)
     for app in (v2, v1):
         app[STATE] = state
-    return DialectApps(mounts={"/v2": v2, "/v1": v1})
+    listeners = []
+    if options.socket_listen is not None:
+        host, port = options.socket_listen
+        listeners.append(Listener(SOCKET, host, port, listener_app(state)))
+    return DialectApps(mounts={"/v2": v2, "/v1": v1}, listeners=listeners)
 
 
 def demo_lines(gw: Gateway) -> list[str]:
     acme = gw.directory.account_by_name("Acme")
     acme_id = acme.id if acme else "{ACCOUNT_ID}"
     md5 = "$(printf %s 'alice:demo-alice' | md5sum | cut -d' ' -f1)"
-    return [
+    lines = [
         "Kazoo crossbar (/v2): users admin/demo-admin (Root Telco, superduper), "
         "alice/demo-alice (Acme), erin/demo-erin (Beta); password hash = md5('user:password')",
         f"  TOKEN=$(curl -s -X PUT {{BASE}}/v2/user_auth -H 'Content-Type: application/json' "
@@ -41,3 +50,10 @@ def demo_lines(gw: Gateway) -> list[str]:
         "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"auth_token\"])')",
         f"  curl -s -H \"X-Auth-Token: $TOKEN\" {{BASE}}/v2/accounts/{acme_id}/channels",
     ]
+    options = gw.settings.dialect("kazoo")
+    if isinstance(options, KazooSettings) and options.socket_listen is not None:
+        lines.append("  live call events (blackhole websocket; Monster UI `socket`: "
+                     f"ws://{{{SOCKET}}}):")
+        lines.append(f"  python3 -m dialects.kazoo.socket_client ws://{{{SOCKET}}} \"$TOKEN\" "
+                     f"{acme_id} 'call.*.*'")
+    return lines

@@ -9,7 +9,7 @@ from aiohttp import web
 from gateway.endpoint import add_endpoints
 from gateway.model import Channel
 
-from . import actions, errors, metaflow, render, tokens
+from . import accounts, actions, errors, metaflow, render, tokens
 from .auth import (
     Principal,
     account_info,
@@ -20,6 +20,7 @@ from .crossbar import Crossbar, resource
 from .envelope import REQUEST_ID, TOKEN, success, success_json
 
 ANY = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD")
+READ = ("GET",)  # the directory is configured, not edited over the API: writes get 405
 CSV_TYPES = ("text/csv", "text/comma-separated-values", "application/octet-stream")
 
 
@@ -228,7 +229,12 @@ def v2_routes(app: web.Application) -> None:
          resource(("GET",), user_channels, account=True)),
         (f"{acct}/devices/{{device_id}}/channels",
          resource(("GET",), device_channels, account=True)),
-        (acct, resource(ANY, unknown, account=True)),
+        (f"{acct}/children", resource(READ, accounts.children, account=True)),
+        (f"{acct}/users", resource(READ, accounts.users, account=True)),
+        (f"{acct}/users/{{user_id}}", resource(READ, accounts.user, account=True)),
+        (f"{acct}/devices", resource(READ, accounts.devices, account=True)),
+        (f"{acct}/devices/{{device_id}}", resource(READ, accounts.device, account=True)),
+        (acct, resource(READ, accounts.account, account=True)),
         (f"{acct}/{{tail:.*}}", resource(ANY, unknown, account=True)),
         ("", resource(ANY, unknown)),
         ("/{tail:.*}", resource(ANY, unknown)),
