@@ -12,6 +12,7 @@ from gateway.render_cache import RenderCache
 from gateway.tokens import TokenSigner
 
 from .calls import CallIds
+from .memo import CallMemo
 from .rows import Cached
 from .settings import MorSettings
 from .throttle import LoginThrottle
@@ -27,6 +28,7 @@ class MorState:
     signer: TokenSigner
     call_ids: CallIds
     rows: RenderCache[Cached]
+    calls: CallMemo
     max_body: int
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: backend name -> MOR server id, and the ids `s_server` may name
@@ -39,6 +41,7 @@ def build_state(gw: Gateway, options: MorSettings) -> MorState:
         signer=TokenSigner(gw.settings.gateway.token_secret, ISSUER),
         call_ids=CallIds(gw.store),
         rows=RenderCache(None, gw.store),
+        calls=CallMemo(gw.store),
         max_body=gw.settings.gateway.max_body,
         servers={b.name: b.server_id for b in gw.settings.backends},
     )
