@@ -182,6 +182,13 @@ async def test_legs_that_join_or_leave_without_touching_the_a_leg(
     store.remove("joined")
     rows_ = await listed(gw, client)
     assert text(rows_["solo"], "dst_device_id") is None
+    # the call ends and a call of the same id comes back (its index bucket is a new one)
+    store.remove("solo")
+    rows_ = await listed(gw, client)
+    assert "solo" not in rows_
+    store.add(leg("solo", "201", call_id="solo", destination="202", created=NOW - 30))
+    rows_ = await listed(gw, client)
+    assert text(rows_["solo"], "dst_device_extension") == "202"
 
     # Acme's 202 bridged to Beta's 301 under a different call id: the peer is found by
     # `other_leg`, outside the A-leg's bucket

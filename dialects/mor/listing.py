@@ -23,6 +23,7 @@ from .state import MorState
 
 HUNGUP = State.HUNGUP
 _version = attrgetter("version")
+_LIVE: type = type({}.values())
 
 
 def _peer_version(store: ChannelStore, a: Channel) -> int:
@@ -30,16 +31,22 @@ def _peer_version(store: ChannelStore, a: Channel) -> int:
     return peer.version if peer is not None else 0
 
 
-def _assemble(store: ChannelStore, memo: CallMemo, key: str, ch: Channel,
-              stamp: tuple[int, ...]) -> Assembly:
+def _assemble(store: ChannelStore, memo: CallMemo, key: str, ch: Channel) -> Assembly:
     """The call of `key` exactly as `calls.group` makes it; remembered when it was made from
-    its bucket (whose versions are `stamp`) and possibly the A-leg's peer."""
+    its bucket of the store's call index and possibly the A-leg's peer.
+
+    The entry keeps the bucket as the store hands it out, a live view of the index's dict: a
+    bucket that empties is dropped from the index and stays empty, so the view's versions
+    always tell whether the call's legs are still those it was made from. Anything else (a
+    copy) is not remembered."""
+    bucket = store.by_call(key)
+    stamp = tuple(map(_version, bucket))
     members = calls.legs_of(store, key) or [ch]
     call = calls.make_call(key, members, store)
     a = call.a
     outside = bool(a.other_leg) and all(leg.id != a.other_leg for leg in members)
-    entry = Assembly(stamp, call, outside, _peer_version(store, a) if outside else 0)
-    if stamp and a.version in stamp:  # made from the bucket: its stamp says when it changes
+    entry = Assembly(bucket, stamp, call, outside, _peer_version(store, a) if outside else 0)
+    if isinstance(bucket, _LIVE) and a.version in stamp:
         memo.put(key, entry)
     return entry
 
@@ -65,7 +72,6 @@ def page_pieces(state: MorState, memo: CallMemo, legs: Iterable[Channel], wanted
     """The `<active_call>` pieces of the calls with a leg in `legs`, in id order, durations
     written in: what `calls.group`, `routes.visible_calls` and `rows` give, from memos."""
     store = state.gw.store
-    by_call = store.by_call
     peer_version = _peer_version
     ids = state.call_ids
     known_id = ids.by_key.get
@@ -82,11 +88,10 @@ def page_pieces(state: MorState, memo: CallMemo, legs: Iterable[Channel], wanted
         if key in seen:
             continue
         seen.add(key)
-        stamp = tuple(map(_version, by_call(key)))
         entry = entries.get(key)
-        if entry is None or entry.stamp != stamp or (
+        if entry is None or entry.stamp != tuple(map(_version, entry.bucket)) or (
                 entry.outside_peer and peer_version(store, entry.call.a) != entry.peer_version):
-            entry = _assemble(store, memo, key, ch, stamp)
+            entry = _assemble(store, memo, key, ch)
         a = entry.call.a
         if cutoff is not None and a.created and a.created < cutoff:
             continue  # older than the hide window, as MOR's GUI hides it
@@ -98,7 +103,7 @@ def page_pieces(state: MorState, memo: CallMemo, legs: Iterable[Channel], wanted
     if new:  # ids are handed out oldest call first, as MOR's auto-increment would
         new.sort(key=lambda t: (t[0], t[1]))
         found += [(ids.id_for(key), entry) for _, _, key, entry in new]
-    found.sort(key=lambda t: t[0])
+    found.sort()  # by id; ids are unique, so entries are never compared
     filtering = wanted.active
     out: list[bytes] = []
     add = out.append

@@ -3,6 +3,9 @@ assembled from its legs, and its row."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from gateway.model import Channel
 from gateway.store import ChannelStore
 
 from . import rows
@@ -17,10 +20,11 @@ class Assembly:
     peer when that peer is outside the bucket), the call, and its row for the id it was
     built with."""
 
-    __slots__ = ("cached", "call", "n", "outside_peer", "peer_version", "stamp")
+    __slots__ = ("bucket", "cached", "call", "n", "outside_peer", "peer_version", "stamp")
 
-    def __init__(self, stamp: tuple[int, ...], call: Call, outside_peer: bool,
-                 peer_version: int) -> None:
+    def __init__(self, bucket: Iterable[Channel], stamp: tuple[int, ...], call: Call,
+                 outside_peer: bool, peer_version: int) -> None:
+        self.bucket = bucket
         self.stamp = stamp
         self.call = call
         self.outside_peer = outside_peer
@@ -43,6 +47,7 @@ class CallMemo:
         entries = self.entries
         if key not in entries and len(entries) >= self._limit:
             by_call = self._store.by_call
-            self.entries = entries = {k: v for k, v in entries.items() if any(by_call(k))}
+            for ended in [k for k in entries if not any(by_call(k))]:
+                del entries[ended]  # in place: a list being made holds this dict
             self._limit = max(_MIN_MEMO, 2 * len(entries))
         entries[key] = entry
