@@ -28,9 +28,14 @@ NOW = 1_700_000_000.0
 KEY = "456789"  # the demo admin's key; Acme's users may sign with it too
 
 
+#: The clock MOR reads (durations, the hide window); tests move it.
+CLOCK = SimpleNamespace(now=NOW)
+
+
 @pytest.fixture
 async def mor(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Gateway, TestClient]]:
-    monkeypatch.setattr(routes, "time", SimpleNamespace(time=lambda: NOW))
+    CLOCK.now = NOW
+    monkeypatch.setattr(routes, "time", SimpleNamespace(time=lambda: CLOCK.now))
     gw = Gateway.build(load_demo(), backends=False)
     client = TestClient(TestServer(build_app(gw, manage_backends=False)))
     await client.start_server()
@@ -59,8 +64,8 @@ def fresh(gw: Gateway, state: MorState, username: str) -> bytes:
     scope = Scope(gw, user)
     return render.active_calls(
         rows.fields(rows.build(gw, state.options, call, n, state.servers),
-                    show_provider=scope.is_admin, now=NOW)
-        for n, call in routes.visible_calls(state, scope, now=NOW))
+                    show_provider=scope.is_admin, now=CLOCK.now)
+        for n, call in routes.visible_calls(state, scope, now=CLOCK.now))
 
 
 async def listed(gw: Gateway, client: TestClient, **filters: str) -> dict[str, etree._Element]:
@@ -222,6 +227,58 @@ async def test_legs_that_join_or_leave_without_touching_the_a_leg(
     store.update("n-b", gateway="carrier2")
     rows_ = await listed(gw, client)
     assert text(rows_["n-a"], "provider_name") == "Carrier Two"
+
+
+async def test_changes_a_scope_cannot_see_still_show(mor: tuple[Gateway, TestClient]) -> None:
+    """Acme's list (alice) depends on legs outside Acme and on the clock: a B-leg in
+    another account under the same call id, a leg that joins a hidden call, the hide window."""
+    gw, client = mor
+    store = gw.store
+    # Acme's 201 calls Beta's 301; both legs share the call id, the B-leg is Beta's
+    store.add(leg("k-a", "201", call_id="k-a", other_leg="k-b", destination="301",
+                  direction="inbound", created=NOW - 30))
+    store.add(leg("k-b", "301", realm=BETA, call_id="k-a", other_leg="k-a",
+                  direction="outbound", created=NOW - 29))
+    rows_ = await listed(gw, client)
+    assert text(rows_["k-a"], "dst_device_extension") == "301"
+    store.update("k-b", username="999", name=f"sofia/internal/999@{BETA}")  # no such device
+    rows_ = await listed(gw, client)
+    assert text(rows_["k-a"], "dst_device_id") is None
+
+    # the same with no call ids at all: the legs are paired by `other_leg` alone
+    store.add(leg("p-a", "202", other_leg="p-b", destination="301", direction="inbound",
+                  created=NOW - 20))
+    store.add(leg("p-b", "301", realm=BETA, other_leg="p-a", direction="outbound",
+                  created=NOW - 19))
+    rows_ = await listed(gw, client)
+    assert text(rows_["p-a"], "dst_device_extension") == "301"
+    store.update("p-b", username="999", name=f"sofia/internal/999@{BETA}")
+    rows_ = await listed(gw, client)
+    assert text(rows_["p-a"], "dst_device_id") is None
+
+    # a call older than the hide window: Acme's outbound leg alone, its first leg gone
+    old = NOW - 25 * 3600
+    store.add(leg("h-b", "202", call_id="h-gone", direction="outbound", created=old))
+    rows_ = await listed(gw, client)
+    assert "h-b" not in rows_
+    # an inbound leg from Beta joins that call id: it is the A-leg now, and recent
+    store.add(leg("h-in", "301", realm=BETA, call_id="h-gone", destination="202",
+                  direction="inbound", created=NOW - 2))
+    assert store.get("h-in").account_id != store.get("h-b").account_id
+    rows_ = await listed(gw, client)
+    assert "h-in" in rows_
+
+    # the window moves with the clock: a call 10 s short of it hides once the clock passes
+    store.add(leg("w-a", "203", call_id="w-a", destination="5000",
+                  created=NOW - 24 * 3600 + 10))
+    rows_ = await listed(gw, client)
+    assert "w-a" in rows_
+    CLOCK.now = NOW + 20
+    rows_ = await listed(gw, client)
+    assert "w-a" not in rows_
+    CLOCK.now = NOW  # and a clock set back shows it again
+    rows_ = await listed(gw, client)
+    assert "w-a" in rows_
 
 
 @pytest.fixture

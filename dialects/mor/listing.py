@@ -11,24 +11,28 @@ state; a leg leaving the store shows as a changed call bucket or a missing peer.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from operator import attrgetter
 
 from gateway.model import Channel, State
 from gateway.store import ChannelStore
 
-from . import calls, rows
+from . import calls, render, rows
 from .filters import Filters
-from .memo import Assembly, CallMemo
+from .memo import (
+    MAX_LISTS,
+    Assembly,
+    CallMemo,
+    ScopeList,
+    live,
+    peer_version,
+    seconds_text,
+    version,
+)
+from .scope import Scope
 from .state import MorState
 
 HUNGUP = State.HUNGUP
-_version = attrgetter("version")
-_LIVE: type = type({}.values())
+INF = float("inf")
 
-
-def _peer_version(store: ChannelStore, a: Channel) -> int:
-    peer = store.peer(a)
-    return peer.version if peer is not None else 0
 
 
 def _assemble(store: ChannelStore, memo: CallMemo, key: str, ch: Channel) -> Assembly:
@@ -40,13 +44,13 @@ def _assemble(store: ChannelStore, memo: CallMemo, key: str, ch: Channel) -> Ass
     always tell whether the call's legs are still those it was made from. Anything else (a
     copy) is not remembered."""
     bucket = store.by_call(key)
-    stamp = tuple(map(_version, bucket))
+    stamp = tuple(map(version, bucket))
     members = calls.legs_of(store, key) or [ch]
     call = calls.make_call(key, members, store)
     a = call.a
     outside = bool(a.other_leg) and all(leg.id != a.other_leg for leg in members)
-    entry = Assembly(bucket, stamp, call, outside, _peer_version(store, a) if outside else 0)
-    if isinstance(bucket, _LIVE) and a.version in stamp:
+    entry = Assembly(bucket, stamp, call, outside, peer_version(store, a) if outside else 0)
+    if live(bucket) and a.version in stamp:
         memo.put(key, entry)
     return entry
 
@@ -67,20 +71,22 @@ def _row(state: MorState, entry: Assembly, n: int) -> rows.Cached:
     return cached
 
 
-def page_pieces(state: MorState, memo: CallMemo, legs: Iterable[Channel], wanted: Filters,
-                show_provider: bool, now: float) -> list[bytes]:
-    """The `<active_call>` pieces of the calls with a leg in `legs`, in id order, durations
-    written in: what `calls.group`, `routes.visible_calls` and `rows` give, from memos."""
+def _collect(state: MorState, legs: Iterable[Channel], cutoff: float | None
+             ) -> tuple[list[Assembly], list[tuple[int, Assembly]], bool, float]:
+    """Every call of `legs` (hidden ones too), and the visible ones as (id, assembly) in id
+    order, as `calls.group` and `routes.visible_calls` give them; whether every call is
+    remembered (so the whole list may be), and the oldest visible call's start."""
     store = state.gw.store
-    peer_version = _peer_version
+    memo = state.calls
     ids = state.call_ids
     known_id = ids.by_key.get
     entries = memo.entries
-    hours = state.options.hide_calls_older_than_hours
-    cutoff = now - hours * 3600 if hours else None
     seen: set[str] = set()
+    assembled: list[Assembly] = []
     found: list[tuple[int, Assembly]] = []
     new: list[tuple[float, str, str, Assembly]] = []
+    whole = True
+    oldest = INF
     for ch in legs:
         if ch.state is HUNGUP:
             continue
@@ -89,21 +95,31 @@ def page_pieces(state: MorState, memo: CallMemo, legs: Iterable[Channel], wanted
             continue
         seen.add(key)
         entry = entries.get(key)
-        if entry is None or entry.stamp != tuple(map(_version, entry.bucket)) or (
+        if entry is None or entry.stamp != tuple(map(version, entry.bucket)) or (
                 entry.outside_peer and peer_version(store, entry.call.a) != entry.peer_version):
             entry = _assemble(store, memo, key, ch)
-        a = entry.call.a
-        if cutoff is not None and a.created and a.created < cutoff:
-            continue  # older than the hide window, as MOR's GUI hides it
+            whole = whole and entries.get(key) is entry
+        assembled.append(entry)
+        created = entry.call.a.created
+        if created and cutoff is not None:
+            if created < cutoff:
+                continue  # older than the hide window, as MOR's GUI hides it
+            oldest = min(oldest, created)
         n = known_id(key)
         if n is None:
-            new.append((a.created, a.id, key, entry))
+            new.append((created, entry.call.a.id, key, entry))
         else:
             found.append((n, entry))
     if new:  # ids are handed out oldest call first, as MOR's auto-increment would
         new.sort(key=lambda t: (t[0], t[1]))
         found += [(ids.id_for(key), entry) for _, _, key, entry in new]
     found.sort()  # by id; ids are unique, so entries are never compared
+    return assembled, found, whole, oldest
+
+
+def _render(state: MorState, found: list[tuple[int, Assembly]], wanted: Filters,
+            show_provider: bool, now: float) -> list[bytes]:
+    """The rows' pieces that pass the filters, durations written in."""
     filtering = wanted.active
     out: list[bytes] = []
     add = out.append
@@ -116,7 +132,34 @@ def page_pieces(state: MorState, memo: CallMemo, legs: Iterable[Channel], wanted
         head, tail = cached.made[show_provider] or cached.pieces(show_provider)
         add(head)
         if tail:
-            seconds = int(now - cached.row.answered_at)
-            add(b"%d" % seconds if seconds > 0 else b"0")
+            add(seconds_text(now - cached.row.answered_at))
             add(tail)
     return out
+
+
+def page(state: MorState, scope: Scope, wanted: Filters, now: float) -> bytes:
+    """The whole `active_calls_get` page for `scope`, filtered."""
+    store = state.gw.store
+    hours = state.options.hide_calls_older_than_hours
+    cutoff = now - hours * 3600 if hours else None
+    show_provider = scope.is_admin
+    key = (scope.key, show_provider)
+    lists = state.lists
+    kept = lists.get(key)
+    if kept is not None and kept.holds(store, scope.channels(), cutoff):
+        if kept.template is not None and not wanted.active:
+            return kept.page(now)
+        found = kept.found
+    else:
+        assembled, found, whole, oldest = _collect(state, scope.channels(), cutoff)
+        kept = None
+        if whole:
+            if len(lists) >= MAX_LISTS:
+                lists.clear()
+            kept = lists[key] = ScopeList(scope.channels(), assembled, found, cutoff, oldest)
+    pieces = _render(state, found, wanted, show_provider, now)
+    if kept is not None and kept.template is None:
+        kept.keep_template(show_provider)  # every row is built now
+    if not pieces:
+        return render.NO_DATA
+    return b"".join([render.PAGE_OPEN, *pieces, render.PAGE_CLOSE])

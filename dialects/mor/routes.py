@@ -81,11 +81,7 @@ async def active_calls_get(request: web.Request, api: Api) -> web.Response:
     assert api.user is not None
     scope = Scope(state.gw, api.user)
     wanted = filters.parse(state, scope, api.params)
-    pieces = listing.page_pieces(state, state.calls, scope.channels(), wanted,
-                                 scope.is_admin, time.time())
-    if not pieces:
-        return _answer(api, render.NO_DATA)
-    return _answer(api, b"".join([render.PAGE_OPEN, *pieces, render.PAGE_CLOSE]))
+    return _answer(api, listing.page(state, scope, wanted, time.time()))
 
 
 async def user_login(request: web.Request, api: Api) -> web.Response:

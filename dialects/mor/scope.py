@@ -29,6 +29,15 @@ class Scope:
         self.devices = {d.id for d in gw.directory.devices_of_owner(user.id)}
 
     @property
+    def key(self) -> tuple[object, ...]:
+        """What the scope's legs depend on: equal keys, equal lists."""
+        if self.kind == "all":
+            return ("all",)
+        if self.kind == "devices":
+            return ("devices", frozenset(self.devices))
+        return ("accounts", frozenset(self.accounts))
+
+    @property
     def is_admin(self) -> bool:
         return self.kind == "all"
 

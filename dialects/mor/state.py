@@ -12,7 +12,7 @@ from gateway.render_cache import RenderCache
 from gateway.tokens import TokenSigner
 
 from .calls import CallIds
-from .memo import CallMemo
+from .memo import CallMemo, ScopeList
 from .rows import Cached
 from .settings import MorSettings
 from .throttle import LoginThrottle
@@ -29,6 +29,8 @@ class MorState:
     call_ids: CallIds
     rows: RenderCache[Cached]
     calls: CallMemo
+    #: the last list of each scope (listing.py), by (scope key, provider shown)
+    lists: dict[tuple[object, ...], ScopeList]
     max_body: int
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: backend name -> MOR server id, and the ids `s_server` may name
@@ -42,6 +44,7 @@ def build_state(gw: Gateway, options: MorSettings) -> MorState:
         call_ids=CallIds(gw.store),
         rows=RenderCache(None, gw.store),
         calls=CallMemo(gw.store),
+        lists={},
         max_body=gw.settings.gateway.max_body,
         servers={b.name: b.server_id for b in gw.settings.backends},
     )
