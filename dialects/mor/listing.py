@@ -1,8 +1,9 @@
 """`active_calls_get`'s list at the cost of the calls in scope, not of the table: each call's
 assembly (which legs, which is A and B) is remembered under the versions of the legs it was
-made from, its row and page piece under the versions of its two legs and its id, so a request
-that finds nothing changed only walks the scope, checks versions, applies the filters and
-splices cached bytes around each answered call's `duration`.
+made from, its row and page piece under the versions of its two legs and its id, and each
+scope's whole list under the versions of everything it was made from (memo.ScopeList). A
+request that finds nothing changed checks those versions, applies the filters and splices
+cached bytes around each answered call's `duration`; a change costs the changed calls.
 
 Versions are never reused (gateway/store.py), so equal versions mean the same legs in the same
 state; a leg leaving the store shows as a changed call bucket or a missing peer.
@@ -152,6 +153,7 @@ def page(state: MorState, scope: Scope, wanted: Filters, now: float) -> bytes:
         found = kept.found
     else:
         assembled, found, whole, oldest = _collect(state, scope.channels(), cutoff)
+        lists.pop(key, None)  # outdated; kept again below if it can be
         kept = None
         if whole:
             if len(lists) >= MAX_LISTS:
