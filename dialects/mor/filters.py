@@ -99,7 +99,11 @@ class Filters:
     @property
     def active(self) -> bool:
         """Any filter set (else every row matches)."""
-        return any(getattr(self, name) is not None for name in self.__slots__)
+        return not (self.server_id is None and self.country is None and self.user is None
+                    and self.device is None and self.dst_user is None
+                    and self.dst_device is None and self.group is None
+                    and self.answered is None and self.provider is None and self.did is None
+                    and self.destination is None and self.source is None)
 
     def matches(self, row: Row) -> bool:
         if self.server_id is not None and row.server_id != self.server_id:
