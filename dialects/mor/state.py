@@ -23,6 +23,9 @@ ISSUER = "Flash Calls API"
 
 @dataclass(slots=True)
 class MorState:
+    """The settings, the token signer, the call ids and the caches of the list (rows by
+    A-leg, call assemblies by call key, whole lists by scope), one per gateway."""
+
     gw: Gateway
     options: MorSettings
     signer: TokenSigner
