@@ -144,3 +144,23 @@ async def test_v2_refuses_a_well_signed_token_of_another_issuer(
             assert resp.status == 401
             assert await resp.json() == {"status": "error",
                                          "error": "Authorization token is invalid"}
+
+
+async def test_v2_refuses_the_other_dialects_tokens(client: tuple[Gateway, TestClient]) -> None:
+    """Tokens the other dialects mint for the same user, with the same gateway secret."""
+    _, api = client
+    cred = hashlib.md5(b"alice:demo-alice").hexdigest()
+    resp = await api.put("/v2/user_auth", json={"data": {"credentials": cred,
+                                                         "account_name": "Acme"}})
+    assert resp.status in (200, 201)
+    kazoo = (await resp.json())["auth_token"]
+    resp = await api.post("/login", json={"username": "alice@acme.example.com",
+                                          "password": "demo-alice"})
+    assert resp.status == 200
+    webitel = (await resp.json())["token"]
+    for token in (kazoo, webitel):
+        assert token.count(".") == 2  # a JWT, signed with the gateway's secret
+        resp = await api.delete(DROP, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 401
+        assert await resp.json() == {"status": "error",
+                                     "error": "Authorization token is invalid"}

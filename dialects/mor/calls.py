@@ -81,20 +81,20 @@ class CallIds:
 
     def __init__(self, store: ChannelStore) -> None:
         self._store = store
-        self._ids: dict[str, int] = {}
+        self.by_key: dict[str, int] = {}  # read-only outside this class
         self._keys: dict[int, str] = {}
         self._next = 1
         self._prune_at = 1024
 
     def id_for(self, key: str) -> int:
-        found = self._ids.get(key)
+        found = self.by_key.get(key)
         if found is not None:
             return found
-        if len(self._ids) >= self._prune_at:
+        if len(self.by_key) >= self._prune_at:
             self._prune()
         n = self._next
         self._next += 1
-        self._ids[key] = n
+        self.by_key[key] = n
         self._keys[n] = key
         return n
 
@@ -102,8 +102,8 @@ class CallIds:
         return self._keys.get(call_id)
 
     def _prune(self) -> None:
-        for key, n in list(self._ids.items()):
+        for key, n in list(self.by_key.items()):
             if not legs_of(self._store, key):
-                del self._ids[key]
+                del self.by_key[key]
                 del self._keys[n]
-        self._prune_at = max(1024, 2 * len(self._ids))
+        self._prune_at = max(1024, 2 * len(self.by_key))

@@ -6,7 +6,6 @@ a `%` pattern as SQL LIKE (`%` any run, `_` one character) and a plain value as 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,15 +20,60 @@ from .settings import DestinationGroup, Provider
 from .state import MorState
 
 
-@lru_cache(maxsize=1024)
-def _like(pattern: str) -> re.Pattern[str]:
-    parts = (".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.DOTALL)
+@dataclass(frozen=True, slots=True)
+class Like:
+    """A SQL LIKE pattern cut at its `%`s: `head`, then `middle` in order, then `tail`;
+    `need` is the fewest characters a matching value has. Matching places each middle piece
+    at its leftmost fit, which is exact for `%` and costs a pass over the value, so a huge or
+    `%`-riddled pattern costs no more than a plain one (a regex would backtrack)."""
+
+    head: str
+    middle: tuple[str, ...]
+    tail: str
+    need: int
+
+
+@lru_cache(maxsize=256)
+def like(pattern: str) -> Like:
+    head, *middle, tail = pattern.split("%")
+    pieces = tuple(m for m in middle if m)  # `%%` is `%`
+    return Like(head, pieces, tail, len(head) + sum(map(len, pieces)) + len(tail))
+
+
+def _fits(piece: str, value: str, at: int) -> bool:
+    """`piece` (`_` = any one character) matches `value` at `at` (which leaves room)."""
+    if "_" not in piece:
+        return value.startswith(piece, at)
+    return all(c == "_" or c == value[at + i] for i, c in enumerate(piece))
+
+
+def _leftmost(piece: str, value: str, start: int, end: int) -> int:
+    if "_" not in piece:
+        return value.find(piece, start, end)
+    for at in range(start, end - len(piece) + 1):
+        if _fits(piece, value, at):
+            return at
+    return -1
+
+
+def like_matches(pattern: Like, value: str) -> bool:
+    if len(value) < pattern.need:
+        return False
+    end = len(value) - len(pattern.tail)
+    if not (_fits(pattern.head, value, 0) and _fits(pattern.tail, value, end)):
+        return False
+    at = len(pattern.head)
+    for piece in pattern.middle:
+        at = _leftmost(piece, value, at, end)
+        if at < 0:
+            return False
+        at += len(piece)
+    return True
 
 
 def number_matches(pattern: str, value: str) -> bool:
     if "%" in pattern:
-        return _like(pattern).fullmatch(value) is not None
+        return like_matches(like(pattern), value)
     return value.startswith(pattern)
 
 
@@ -51,6 +95,15 @@ class Filters:
     did: str | None = None
     destination: str | None = None
     source: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Any filter set (else every row matches)."""
+        return not (self.server_id is None and self.country is None and self.user is None
+                    and self.device is None and self.dst_user is None
+                    and self.dst_device is None and self.group is None
+                    and self.answered is None and self.provider is None and self.did is None
+                    and self.destination is None and self.source is None)
 
     def matches(self, row: Row) -> bool:
         if self.server_id is not None and row.server_id != self.server_id:

@@ -31,6 +31,8 @@ async def read_params(request: web.Request, limit: int) -> dict[str, str]:
     if ctype == MULTIPART:
         params.update(await read_form(request))
         return params
+    if not request.body_exists:  # the usual poll: parameters in the query string only
+        return params
     raw = await read_body(request, limit)
     if raw and ctype in (FORM, "application/octet-stream", ""):
         try:

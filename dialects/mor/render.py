@@ -70,25 +70,31 @@ def active_calls(rows: Iterable[Fields]) -> bytes:
     return serialize(page)
 
 
-def fragment(tag: str, fields: Fields) -> bytes:
-    """`element` as compact XML, for a list to cache per call and parse back in one go."""
-    return etree.tostring(element(tag, fields), encoding="UTF-8")
+#: A list page is these two around its `<active_call>` pieces.
+PAGE_OPEN = DECLARATION + b"<page>\n"
+PAGE_CLOSE = b"</page>\n"
+NO_DATA = page_status("message", "No data found...")
 
 
-#: Our own fragments only (no entities, no network); a list of every call may exceed 10 MB.
-_PARSER = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
+def piece(tag: str, fields: Fields) -> bytes:
+    """`element(tag, fields)` exactly as lxml pretty-prints it as a child of the document's
+    root (indentation depends only on depth), so pieces spliced between `PAGE_OPEN` and
+    `PAGE_CLOSE` are byte for byte the page lxml writes for the whole tree."""
+    page = etree.Element("page")
+    page.append(element(tag, fields))
+    text = etree.tostring(page, pretty_print=True, encoding="UTF-8", xml_declaration=False)
+    assert text.startswith(b"<page>\n") and text.endswith(PAGE_CLOSE)
+    return bytes(text[len(b"<page>\n"):-len(PAGE_CLOSE)])
 
 
-def active_calls_of(fragments: Sequence[bytes], timed: Sequence[tuple[int, int, str]]) -> bytes:
-    """`active_calls` from cached `<active_call>` fragments: one parse, then the per-request
-    texts (`timed`: call position, child position, text) set before lxml pretty-prints it
-    exactly as it prints a page built element by element."""
-    if not fragments:
-        return page_status("message", "No data found...")
-    page = etree.fromstring(b"<page>" + b"".join(fragments) + b"</page>", _PARSER)
-    for call, child, text in timed:
-        page[call][child].text = text
-    return serialize(page)
+def split_at(text: bytes, tag: str, value: str) -> tuple[bytes, bytes]:
+    """`text` cut around the value of its one `<tag>value</tag>`: (up to and including the
+    start tag, from the end tag on). Unambiguous because `<` in any text is escaped."""
+    mark = f"<{tag}>{value}</{tag}>".encode()
+    head, found, tail = text.partition(mark)
+    if not found:
+        raise ValueError(f"no {mark!r} to split at")
+    return head + f"<{tag}>".encode(), f"</{tag}>".encode() + tail
 
 
 def respond(body: bytes, opts: MorSettings | None, inline: bool = False) -> web.Response:

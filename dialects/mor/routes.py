@@ -14,7 +14,7 @@ from aiohttp import hdrs, web
 from gateway.directory import User
 from gateway.endpoint import Endpoint, add_endpoints
 
-from . import calls, filters, render, rows
+from . import calls, filters, listing, render
 from .auth import api_keys, authenticate, check_password, find_users, hash_matches
 from .errors import FilterError, UndefinedMethod
 from .params import read_params
@@ -75,29 +75,13 @@ def visible_calls(state: MorState, scope: Scope, *, now: float
 
 
 async def active_calls_get(request: web.Request, api: Api) -> web.Response:
+    """The page is spliced from each call's cached piece (listing.py); per request only
+    scoping, the filters, the durations and the envelope are computed."""
     state = api.state
     assert api.user is not None
     scope = Scope(state.gw, api.user)
     wanted = filters.parse(state, scope, api.params)
-    now = time.time()
-    cache = state.rows
-    show_provider = scope.is_admin
-    fragments: list[bytes] = []
-    timed: list[tuple[int, int, str]] = []
-    for n, call in visible_calls(state, scope, now=now):
-        a, b = call.a, call.b
-        # a row reads its two legs (the directory and settings are fixed) and its number
-        stamp = (a.version, b.version if b is not None else 0, n)
-        cached = cache.lookup(a, stamp)
-        if cached is None:
-            cached = cache.put(a, stamp, rows.Cached(
-                rows.build(state.gw, state.options, call, n, state.servers)))
-        if wanted.matches(cached.row):
-            duration = cached.duration(now)
-            if duration is not None:
-                timed.append((len(fragments), rows.DURATION_AT, duration))
-            fragments.append(cached.xml(show_provider))
-    return _answer(api, render.active_calls_of(fragments, timed))
+    return _answer(api, listing.page(state, scope, wanted, time.time()))
 
 
 async def user_login(request: web.Request, api: Api) -> web.Response:

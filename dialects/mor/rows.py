@@ -13,7 +13,7 @@ from gateway.model import Channel, State
 
 from . import geo
 from .calls import Call
-from .render import Fields, fragment
+from .render import Fields, piece, split_at
 from .settings import MorSettings, Provider
 
 ANSWERED_STATES = (State.ANSWERED, State.HELD, State.PARKED)
@@ -153,27 +153,26 @@ def fields(row: Row, *, show_provider: bool, now: float | None = None) -> Fields
     return out
 
 
-#: Position of `duration` among the `<active_call>` children (see `fields`).
-DURATION_AT = 4
-
-
 class Cached:
-    """A call's row and its `<active_call>` fragments (with and without the provider), made
-    once per version of its legs; only `duration` follows the clock, set per request."""
+    """A call's row and its `<active_call>` piece of the page (with and without the provider),
+    made once per version of its legs. `duration` is the only field that follows the clock: an
+    answered call's piece is kept cut around its value, which each request writes in."""
 
-    __slots__ = ("_xml", "row")
+    __slots__ = ("made", "row")
 
     def __init__(self, row: Row) -> None:
         self.row = row
-        self._xml: list[bytes | None] = [None, None]
+        #: `pieces(False)`, `pieces(True)` once made (read directly on the hot path)
+        self.made: list[tuple[bytes, bytes] | None] = [None, None]
 
-    def xml(self, show_provider: bool) -> bytes:
-        frag = self._xml[show_provider]
-        if frag is None:
-            frag = self._xml[show_provider] = fragment("active_call", fields(
-                self.row, show_provider=show_provider, now=self.row.answered_at))
-        return frag
-
-    def duration(self, now: float) -> str | None:
-        row = self.row
-        return str(max(0, int(now - row.answered_at))) if row.answered else None
+    def pieces(self, show_provider: bool) -> tuple[bytes, bytes]:
+        """(head, tail): an answered call's page piece is head + duration + tail; a ringing
+        call's (no duration) is head alone, tail empty."""
+        found = self.made[show_provider]
+        if found is None:
+            row = self.row
+            text = piece("active_call", fields(row, show_provider=show_provider,
+                                               now=row.answered_at))
+            found = split_at(text, "duration", "0") if row.answered else (text, b"")
+            self.made[show_provider] = found
+        return found

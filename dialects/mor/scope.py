@@ -6,7 +6,8 @@ Channels come from the store's indexes for the scope; only the admin reads the w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from itertools import chain
 
 from gateway.context import Gateway
 from gateway.directory import Device, Did, User
@@ -28,20 +29,26 @@ class Scope:
         self.devices = {d.id for d in gw.directory.devices_of_owner(user.id)}
 
     @property
+    def key(self) -> tuple[object, ...]:
+        """What the scope's legs depend on: equal keys, equal lists."""
+        if self.kind == "all":
+            return ("all",)
+        if self.kind == "devices":
+            return ("devices", frozenset(self.devices))
+        return ("accounts", frozenset(self.accounts))
+
+    @property
     def is_admin(self) -> bool:
         return self.kind == "all"
 
-    def channels(self) -> Iterator[Channel]:
+    def channels(self) -> Iterable[Channel]:
+        """The legs in scope, straight from the store's indexes (chained, not copied)."""
         store = self.gw.store
         if self.kind == "all":
-            yield from store.all()
-            return
+            return store.all()
         if self.kind == "devices":
-            for device_id in self.devices:
-                yield from store.by_device(device_id)
-            return
-        for account_id in self.accounts:
-            yield from store.by_account(account_id)
+            return chain.from_iterable(map(store.by_device, self.devices))
+        return chain.from_iterable(map(store.by_account, self.accounts))
 
     def sees_leg(self, ch: Channel) -> bool:
         if self.kind == "all":

@@ -12,6 +12,7 @@ from gateway.render_cache import RenderCache
 from gateway.tokens import TokenSigner
 
 from .calls import CallIds
+from .memo import CallMemo, ScopeList
 from .rows import Cached
 from .settings import MorSettings
 from .throttle import LoginThrottle
@@ -22,11 +23,17 @@ ISSUER = "Flash Calls API"
 
 @dataclass(slots=True)
 class MorState:
+    """The settings, the token signer, the call ids and the caches of the list (rows by
+    A-leg, call assemblies by call key, whole lists by scope), one per gateway."""
+
     gw: Gateway
     options: MorSettings
     signer: TokenSigner
     call_ids: CallIds
     rows: RenderCache[Cached]
+    calls: CallMemo
+    #: the last list of each scope (listing.py), by (scope key, provider shown)
+    lists: dict[tuple[object, ...], ScopeList]
     max_body: int
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: backend name -> MOR server id, and the ids `s_server` may name
@@ -39,6 +46,8 @@ def build_state(gw: Gateway, options: MorSettings) -> MorState:
         signer=TokenSigner(gw.settings.gateway.token_secret, ISSUER),
         call_ids=CallIds(gw.store),
         rows=RenderCache(None, gw.store),
+        calls=CallMemo(gw.store),
+        lists={},
         max_body=gw.settings.gateway.max_body,
         servers={b.name: b.server_id for b in gw.settings.backends},
     )

@@ -1,0 +1,155 @@
+"""What MOR remembers of each live call between requests (see listing.py): how it was
+assembled from its legs, and its row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import chain
+from operator import attrgetter
+
+from gateway.model import Channel
+from gateway.store import ChannelStore
+
+from . import render, rows
+from .calls import Call
+
+#: Calls remembered before the first purge of ended ones.
+_MIN_MEMO = 1024
+
+
+class Assembly:
+    """One call as last assembled: the versions of its bucket's legs (and of the A-leg's
+    peer when that peer is outside the bucket), the call, and its row for the id it was
+    built with."""
+
+    __slots__ = ("bucket", "cached", "call", "n", "outside_peer", "peer_version", "stamp")
+
+    def __init__(self, bucket: Iterable[Channel], stamp: tuple[int, ...], call: Call,
+                 outside_peer: bool, peer_version: int) -> None:
+        self.bucket = bucket
+        self.stamp = stamp
+        self.call = call
+        self.outside_peer = outside_peer
+        self.peer_version = peer_version
+        self.n = 0
+        self.cached: rows.Cached | None = None
+
+
+class CallMemo:
+    """Assemblies by call key; those of ended calls are dropped in amortized passes."""
+
+    __slots__ = ("_limit", "_store", "entries")
+
+    def __init__(self, store: ChannelStore) -> None:
+        self._store = store
+        self.entries: dict[str, Assembly] = {}
+        self._limit = _MIN_MEMO
+
+    def put(self, key: str, entry: Assembly) -> None:
+        entries = self.entries
+        if key not in entries and len(entries) >= self._limit:
+            by_call = self._store.by_call
+            for ended in [k for k in entries if not any(by_call(k))]:
+                del entries[ended]  # in place: a list being made holds this dict
+            self._limit = max(_MIN_MEMO, 2 * len(entries))
+        entries[key] = entry
+
+
+#: Scopes whose list is kept whole; past this many the lot is dropped and rebuilt on demand.
+MAX_LISTS = 256
+#: The largest page kept as a template (an admin's list of a big table splices from the rows).
+MAX_TEMPLATE = 1 << 20
+
+version = attrgetter("version")
+_LIVE: type = type({}.values())
+
+
+def live(bucket: Iterable[Channel]) -> bool:
+    """A live view of one of the store's index buckets (what `by_call` hands out), not a
+    copy: only such a view keeps telling what the bucket holds now."""
+    return isinstance(bucket, _LIVE)
+
+
+def peer_version(store: ChannelStore, a: Channel) -> int:
+    peer = store.peer(a)
+    return peer.version if peer is not None else 0
+
+
+def seconds_text(elapsed: float) -> bytes:
+    """`duration`: whole seconds, never negative."""
+    seconds = int(elapsed)
+    return b"%d" % seconds if seconds > 0 else b"0"
+
+
+class ScopeList:
+    """One scope's list as last made: the versions of the scope's legs in order, the call
+    buckets (live views) of every call they make, hidden ones included, with their sizes and
+    versions, the out-of-bucket peers, and the hide window. While all of these hold, the
+    calls, their assembly, ids and rows are those of `found`, and without filters the page is
+    `template` with each answered call's `duration` written in between its pieces."""
+
+    __slots__ = ("answered_at", "bucket_lens", "bucket_stamp", "buckets", "cutoff", "found",
+                 "leg_stamp", "oldest", "peers", "template")
+
+    def __init__(self, legs: Iterable[Channel], assembled: list[Assembly],
+                 found: list[tuple[int, Assembly]], cutoff: float | None,
+                 oldest: float) -> None:
+        self.leg_stamp = tuple(map(version, legs))
+        self.buckets = [entry.bucket for entry in assembled]
+        self.bucket_lens = tuple(map(len, self.buckets))  # type: ignore[arg-type]
+        self.bucket_stamp = tuple(map(version, chain.from_iterable(self.buckets)))
+        self.peers = [(entry.call.a, entry.peer_version) for entry in assembled
+                      if entry.outside_peer]
+        self.found = found
+        self.cutoff = cutoff
+        self.oldest = oldest  # the oldest visible call's start: it is the first to hide
+        self.template: list[bytes] | None = None
+        self.answered_at: list[float] = []
+
+    def holds(self, store: ChannelStore, legs: Iterable[Channel],
+              cutoff: float | None) -> bool:
+        if cutoff is not None and self.cutoff is not None and (
+                cutoff < self.cutoff or self.oldest < cutoff):
+            return False  # a call crosses the hide window (or the clock went back)
+        return (tuple(map(version, legs)) == self.leg_stamp
+                and tuple(map(len, self.buckets)) == self.bucket_lens  # type: ignore[arg-type]
+                and tuple(map(version, chain.from_iterable(self.buckets))) == self.bucket_stamp
+                and all(peer_version(store, a) == v for a, v in self.peers))
+
+    def keep_template(self, show_provider: bool) -> None:
+        """Merge the static bytes between durations (every row is built at this point)."""
+        if not self.found:
+            self.template = [render.NO_DATA]
+            return
+        parts: list[bytes] = []
+        answered_at: list[float] = []
+        run = [render.PAGE_OPEN]
+        size = 0
+        for n, entry in self.found:
+            cached = entry.cached
+            if cached is None or entry.n != n:
+                return
+            head, tail = cached.made[show_provider] or cached.pieces(show_provider)
+            size += len(head) + len(tail)
+            run.append(head)
+            if tail:
+                parts.append(b"".join(run))
+                run = [tail]
+                answered_at.append(cached.row.answered_at)
+        if size > MAX_TEMPLATE:
+            return
+        run.append(render.PAGE_CLOSE)
+        parts.append(b"".join(run))
+        self.template, self.answered_at = parts, answered_at
+
+    def page(self, now: float) -> bytes:
+        parts = self.template
+        assert parts is not None
+        if len(parts) == 1:
+            return parts[0]
+        out = parts * 2  # any list of the right length, overwritten below
+        del out[len(parts) * 2 - 1:]
+        out[0::2] = parts
+        out[1::2] = [b"%d" % s if (s := int(now - at)) > 0 else b"0"
+                     for at in self.answered_at]  # `seconds_text`, inlined
+        return b"".join(out)
