@@ -19,22 +19,33 @@ from collections.abc import Callable
 from gateway.control import CommandTimeout, Unavailable
 
 from .base import AuthFailed, ProtocolError
-from .esl_protocol import MAX_FRAME, Event, FrameParser, Message, decode_event, encode_command
+from .esl_protocol import (
+    MAX_FRAME,
+    Event,
+    FrameParser,
+    Message,
+    decode_json,
+    decode_plain,
+    encode_command,
+)
 
 log = logging.getLogger("callgate.esl")
 
 EventHandler = Callable[[Event], None]
-READ_CHUNK = 256 * 1024
+JsonDecoder = Callable[[bytes], Event]
+READ_CHUNK = 1024 * 1024  # a busy switch's stream is read in large gulps: fewer wakeups
 
 
 class EslSession:
     """A connected, authenticated ESL socket whose reader runs as its own task."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 on_event: EventHandler, *, max_frame: int = MAX_FRAME) -> None:
+                 on_event: EventHandler, *, max_frame: int = MAX_FRAME,
+                 decode: JsonDecoder = decode_json) -> None:
         self._reader = reader
         self._writer = writer
         self._on_event = on_event
+        self._decode = decode  # json event bodies; the backend's may keep only what it reads
         self._parser = FrameParser(max_frame)
         self._replies: deque[asyncio.Future[Message]] = deque()
         self._jobs: dict[str, asyncio.Future[str]] = {}
@@ -47,10 +58,12 @@ class EslSession:
     # ------------------------------------------------------------ setup
     @classmethod
     async def connect(cls, host: str, port: int, password: str, on_event: EventHandler, *,
-                      wait: float = 3.0, max_frame: int = MAX_FRAME) -> EslSession:
+                      wait: float = 3.0, max_frame: int = MAX_FRAME,
+                      decode: JsonDecoder = decode_json) -> EslSession:
         """Open the socket and authenticate; raises AuthFailed on `-ERR invalid`."""
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), wait)
-        session = cls(reader, writer, on_event, max_frame=max_frame)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, limit=READ_CHUNK), wait)
+        session = cls(reader, writer, on_event, max_frame=max_frame, decode=decode)
         try:
             async with asyncio.timeout(wait):
                 greeting = await session._next_frame()
@@ -105,11 +118,9 @@ class EslSession:
             self._shutdown(error or ConnectionResetError("session closed"))
 
     def _dispatch(self, msg: Message) -> None:
-        ct = msg.content_type
+        ct = msg.headers.get("Content-Type", "")
         if ct == "text/event-json" or ct == "text/event-plain":
-            ev = decode_event(msg)
-            if ev is None:
-                return
+            ev = self._decode(msg.body) if ct == "text/event-json" else decode_plain(msg.body)
             if ev.get("Event-Name") == "BACKGROUND_JOB":
                 job = self._jobs.pop(ev.get("Job-UUID", ""), None)
                 if job is not None and not job.done():

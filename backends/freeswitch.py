@@ -104,7 +104,7 @@ class FreeSwitchBackend(SwitchBackend):
     async def _session(self) -> None:
         s = self.settings
         esl = await EslSession.connect(s.host, s.port, s.password, self._on_event,
-                                       wait=s.connect_timeout)
+                                       wait=s.connect_timeout, decode=self.mapper.decode)
         self._esl = esl
         self._connected()
         await esl.subscribe(list(EVENTS), wait=s.command_timeout)
