@@ -19,38 +19,70 @@ from collections.abc import Callable
 from gateway.control import CommandTimeout, Unavailable
 
 from .base import AuthFailed, ProtocolError
-from .esl_protocol import MAX_FRAME, Event, FrameParser, Message, decode_event, encode_command
+from .esl_protocol import (
+    MAX_FRAME,
+    Event,
+    FrameParser,
+    Message,
+    decode_json,
+    decode_plain,
+    encode_command,
+)
 
 log = logging.getLogger("callgate.esl")
 
 EventHandler = Callable[[Event], None]
-READ_CHUNK = 256 * 1024
+JsonDecoder = Callable[[bytes], Event]
+
+
+class _Protocol(asyncio.Protocol):
+    """Hands the socket's bytes to the session as they arrive (no stream buffer in between)."""
+
+    def __init__(self, session: EslSession) -> None:
+        self.session = session
+
+    def data_received(self, data: bytes) -> None:
+        self.session._received(data)
+
+    def eof_received(self) -> bool:
+        return False  # close the transport: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.session._lost(exc)
 
 
 class EslSession:
-    """A connected, authenticated ESL socket whose reader runs as its own task."""
+    """A connected, authenticated ESL socket; frames are parsed and dispatched as bytes arrive."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 on_event: EventHandler, *, max_frame: int = MAX_FRAME) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, on_event: EventHandler, *, max_frame: int = MAX_FRAME,
+                 decode: JsonDecoder = decode_json) -> None:
+        loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
         self._on_event = on_event
+        self._decode = decode  # json event bodies; the backend's may keep only what it reads
         self._parser = FrameParser(max_frame)
         self._replies: deque[asyncio.Future[Message]] = deque()
         self._jobs: dict[str, asyncio.Future[str]] = {}
-        self._ready: deque[Message] = deque()  # frames parsed but not yet consumed
-        self._task: asyncio.Task[None] | None = None
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.last_frame = asyncio.get_running_loop().time()
+        self._ready: deque[Message] = deque()  # frames parsed before the session runs
+        self._waiter: asyncio.Future[None] | None = None  # `_next_frame` waiting for bytes
+        self._running = False  # authenticated: frames are dispatched as they arrive
+        self._early_error: Exception | None = None  # bad bytes before that: `_next_frame` raises
+        self._gone: asyncio.Future[None] = loop.create_future()  # the socket is closed
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.last_frame = loop.time()
         self.error: BaseException | None = None
 
     # ------------------------------------------------------------ setup
     @classmethod
     async def connect(cls, host: str, port: int, password: str, on_event: EventHandler, *,
-                      wait: float = 3.0, max_frame: int = MAX_FRAME) -> EslSession:
+                      wait: float = 3.0, max_frame: int = MAX_FRAME,
+                      decode: JsonDecoder = decode_json) -> EslSession:
         """Open the socket and authenticate; raises AuthFailed on `-ERR invalid`."""
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), wait)
-        session = cls(reader, writer, on_event, max_frame=max_frame)
+        session = cls(on_event, max_frame=max_frame, decode=decode)
+        loop = asyncio.get_running_loop()
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(lambda: _Protocol(session), host, port), wait)
+        session._transport = transport
         try:
             async with asyncio.timeout(wait):
                 greeting = await session._next_frame()
@@ -58,7 +90,7 @@ class EslSession:
                     raise AuthFailed("access denied by the switch's ACL")
                 if greeting.content_type != "auth/request":
                     raise ProtocolError(f"unexpected greeting {greeting.content_type!r}")
-                writer.write(encode_command(f"auth {password}"))
+                transport.write(encode_command(f"auth {password}"))
                 reply = await session._next_frame()
                 while reply.content_type != "command/reply":  # stray notices before the reply
                     if reply.content_type == "text/disconnect-notice":
@@ -67,49 +99,73 @@ class EslSession:
                 if not reply.reply_text.startswith("+OK"):
                     raise AuthFailed("authentication refused")
         except BaseException:
-            writer.close()
+            transport.close()
             raise
-        session._task = asyncio.create_task(session._read_loop(), name="esl-reader")
+        session._start()
         return session
 
     async def _next_frame(self) -> Message:
-        """Read until one whole frame is available (auth phase only; then the loop reads)."""
+        """Wait until one whole frame is available (auth phase only; then frames dispatch)."""
         while not self._ready:
-            data = await self._reader.read(READ_CHUNK)
-            if not data:
+            if self._early_error is not None:
+                raise self._early_error
+            if self._gone.done():
                 raise ConnectionResetError("connection closed by the switch")
-            self._ready.extend(self._parser.feed(data))
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         return self._ready.popleft()
 
-    # ------------------------------------------------------------ reading
-    async def _read_loop(self) -> None:
-        error: BaseException | None = None
-        loop = asyncio.get_running_loop()
+    def _start(self) -> None:
+        """Authenticated: dispatch what arrived after the auth reply, then frames as they come."""
+        self._running = True
         try:
             while self._ready:
                 self._dispatch(self._ready.popleft())
-            read = self._reader.read
-            feed = self._parser.feed
-            while True:
-                data = await read(READ_CHUNK)
-                if not data:
-                    raise ConnectionResetError("connection closed by the switch")
-                self.last_frame = loop.time()
-                for msg in feed(data):
-                    self._dispatch(msg)
-        except asyncio.CancelledError:
-            error = ConnectionResetError("session closed")
+            if self._gone.done():
+                raise ConnectionResetError("connection closed by the switch")
         except Exception as exc:  # framing or socket failure ends the session
-            error = exc
-        finally:
-            self._shutdown(error or ConnectionResetError("session closed"))
+            self._shutdown(exc)
+
+    # ------------------------------------------------------------ reading
+    def _received(self, data: bytes) -> None:
+        if self.closed.done():
+            return
+        self.last_frame = asyncio.get_running_loop().time()
+        try:
+            msgs = self._parser.feed(data)
+            if not self._running:
+                self._ready.extend(msgs)
+                self._wake()
+                return
+            for msg in msgs:
+                self._dispatch(msg)
+        except Exception as exc:  # framing failure, or the switch ended the session
+            if self._running:
+                self._shutdown(exc)
+            else:
+                self._early_error = exc
+                self._wake()
+                if self._transport is not None:
+                    self._transport.close()
+
+    def _lost(self, exc: Exception | None) -> None:
+        if not self._gone.done():
+            self._gone.set_result(None)
+        self._wake()
+        if self._running:
+            self._shutdown(exc or ConnectionResetError("connection closed by the switch"))
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def _dispatch(self, msg: Message) -> None:
-        ct = msg.content_type
+        ct = msg.headers.get("Content-Type", "")
         if ct == "text/event-json" or ct == "text/event-plain":
-            ev = decode_event(msg)
-            if ev is None:
-                return
+            ev = self._decode(msg.body) if ct == "text/event-json" else decode_plain(msg.body)
             if ev.get("Event-Name") == "BACKGROUND_JOB":
                 job = self._jobs.pop(ev.get("Job-UUID", ""), None)
                 if job is not None and not job.done():
@@ -142,20 +198,17 @@ class EslSession:
                 job.set_exception(Unavailable(reason))
         self._jobs.clear()
         self.error = error
-        self._writer.close()
+        if self._transport is not None:
+            self._transport.close()
 
     @property
     def is_open(self) -> bool:
         return not self.closed.done()
 
     async def close(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
         self._shutdown(ConnectionResetError("session closed"))
         with contextlib.suppress(Exception):
-            await self._writer.wait_closed()
+            await asyncio.wait_for(asyncio.shield(self._gone), 5)
 
     # ------------------------------------------------------------ commands
     def _send(self, line: str, headers: dict[str, str] | None = None) -> asyncio.Future[Message]:
@@ -164,7 +217,8 @@ class EslSession:
         data = encode_command(line, headers)
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._replies.append(fut)
-        self._writer.write(data)
+        assert self._transport is not None
+        self._transport.write(data)
         return fut
 
     async def command(self, line: str, headers: dict[str, str] | None = None, *,

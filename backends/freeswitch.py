@@ -111,7 +111,7 @@ class FreeSwitchBackend(ReconnectingBackend):
     async def _session(self) -> None:
         s = self.settings
         esl = await EslSession.connect(s.host, s.port, self.options.password, self._on_event,
-                                       wait=s.connect_timeout)
+                                       wait=s.connect_timeout, decode=self.mapper.decode)
         self._esl = esl
         self._connected()
         await esl.subscribe(list(EVENTS), wait=s.command_timeout)

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from simswitch import esl_wire as wire
 from simswitch.fs_api import ApiCommands, ApiResult
+from simswitch.fs_channel import event_type
 from simswitch.fs_model import Channel, SwitchModel
 from simswitch.logs import brief
 
@@ -143,19 +144,25 @@ class EslSession:
             args = args[1:]
         else:
             fmt_word = self.fmt
-        if not args:
-            return "-ERR no keywords supplied"
+        keys = 0
         custom = False
-        for name in args:
-            up = name.upper()
-            if up == "CUSTOM":
+        for word in args:
+            if custom:  # subclass names follow CUSTOM (the simulator fires no CUSTOM events)
+                continue
+            name = event_type(word)
+            if name is None:  # as mod_event_socket: an unknown name is skipped, not an error
+                continue
+            keys += 1
+            if name == "CUSTOM":
                 custom = True
-            elif up == "ALL":
+            elif name == "ALL":
                 self.all_events = True
                 self.nixed.clear()
-            elif not custom:
-                self.names.add(up)
-                self.nixed.discard(up)
+            else:
+                self.names.add(name)
+                self.nixed.discard(name)
+        if not keys:
+            return "-ERR no keywords supplied"
         return f"+OK event listener enabled {fmt_word}"
 
     def _nixevent(self, args: list[str], _cmd: wire.ClientCommand) -> str:
