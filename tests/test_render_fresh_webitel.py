@@ -1,7 +1,8 @@
 """Webitel's channel list joins `show channels` rows cached by channel version: a change to any
 column a row shows must be served at once. Every change goes through `gw.store.apply`, as the
 backends make them, and the list read over a real socket is compared byte for byte with one
-rendered from scratch (no cache)."""
+rendered from scratch (no cache). Tokens are decoded once per token string: expiry and the
+session are still checked on every use."""
 
 from __future__ import annotations
 
@@ -131,3 +132,39 @@ async def test_a_leg_re_added_under_the_same_id_is_rendered_anew(
     assert set(await _check(gw, client, headers)) == {"leg-2"}
     gw.store.add(_leg("leg-1", "201", 1_700_000_012.5, caller_id_name="Someone else"))
     assert (await _check(gw, client, headers))["leg-1"]["cid_name"] == "Someone else"
+
+
+# ------------------------------------------------------------- decoded tokens
+async def test_a_logged_out_token_is_refused_though_it_was_decoded_before(
+        webitel: tuple[Gateway, TestClient, dict[str, str]]) -> None:
+    _gw, client, headers = webitel
+    for _ in range(2):  # decoded, then served from the memo of decoded tokens
+        assert (await client.get("/api/v2/channels", headers=headers)).status == 200
+    assert (await client.post("/logout", headers=headers)).status == 200
+    resp = await client.get("/api/v2/channels", headers=headers)
+    assert resp.status == 401 and (await resp.json())["info"] == "Invalid User"
+
+
+async def test_a_decoded_token_still_expires(
+        webitel: tuple[Gateway, TestClient, dict[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dialects.webitel import auth
+    _gw, client, headers = webitel
+    assert (await client.get("/api/v2/channels", headers=headers)).status == 200
+    session = _app_state(client).sessions.get(headers["X-Key"])
+    monkeypatch.setattr(auth, "now_ms", lambda: session.expires - 1)
+    assert (await client.get("/api/v2/channels", headers=headers)).status == 200
+    monkeypatch.setattr(auth, "now_ms", lambda: session.expires)
+    resp = await client.get("/api/v2/channels", headers=headers)
+    assert resp.status != 200 and (await resp.json())["info"] == "Token Expired"
+
+
+async def test_forged_tokens_are_never_kept(
+        webitel: tuple[Gateway, TestClient, dict[str, str]]) -> None:
+    _gw, client, headers = webitel
+    head, payload, sig = headers["X-Access-Token"].split(".")
+    for bad in (f"{head}.{payload}.{sig[:-2]}AA", f"{head}.{payload}.", "x" * 5000):
+        resp = await client.get("/api/v2/channels",
+                                headers={**headers, "X-Access-Token": bad})
+        assert resp.status == 401 and (await resp.json())["info"] == "Invalid token"
+    assert set(_app_state(client).sessions._decoded) <= {headers["X-Access-Token"]}
