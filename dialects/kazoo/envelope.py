@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import socket
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _quote  # json.dumps of a str (ASCII)
 from typing import Any
 
 from aiohttp import web
@@ -42,8 +44,17 @@ def gregorian(unix_seconds: float) -> int:
     return int(unix_seconds) + GREGORIAN_OFFSET
 
 
+#: The last second `iso_now` formatted, and its text (the format has whole seconds).
+_iso_second: tuple[int, str] = (0, "")
+
+
 def iso_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _iso_second
+    second = int(time.time())
+    if _iso_second[0] != second:
+        _iso_second = (second, datetime.fromtimestamp(second, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"))
+    return _iso_second[1]
 
 
 def request_id(request: web.Request) -> str:
@@ -101,15 +112,39 @@ def _reply(request: web.Request, status: int, text: str, *, error: bool = False
 
 
 def _success(request: web.Request, data: Any, auth_token: str | None) -> dict[str, Any]:
+    return _success_envelope(auth_token if auth_token is not None else request.get(TOKEN, ""),
+                             data, request_id(request), iso_now())
+
+
+def _success_envelope(auth_token: Any, data: Any, rid: Any, timestamp: Any) -> dict[str, Any]:
     return {
-        "auth_token": auth_token if auth_token is not None else request.get(TOKEN, ""),
+        "auth_token": auth_token,
         "data": data,
         "node": NODE,
-        "request_id": request_id(request),
+        "request_id": rid,
         "status": "success",
-        "timestamp": iso_now(),
+        "timestamp": timestamp,
         "version": VERSION,
     }
+
+
+#: The per-request values of `_success_envelope`, in their (sorted) key order, and what
+#: `_dumps` writes for each in a template (a string with a NUL in it, which JSON always
+#: escapes, so nothing else in the envelope can read the same).
+_SLOTS = ("auth_token", "data", "rid", "timestamp")
+_SLOT = re.compile(r'"\\u0000(\w+)"')
+
+
+def _success_template(pretty: bool) -> tuple[str, ...]:
+    """`_dumps` of a success envelope cut around its per-request values: literal text at even
+    positions, a value's name at odd ones."""
+    text = _dumps(_success_envelope(*(f"\0{name}" for name in _SLOTS)), pretty)
+    parts = tuple(_SLOT.split(text))
+    assert parts[1::2] == _SLOTS, parts
+    return parts
+
+
+_TEMPLATES = {pretty: _success_template(pretty) for pretty in (False, True)}
 
 
 def success(request: web.Request, data: Any, *, status: int = 200,
@@ -119,12 +154,14 @@ def success(request: web.Request, data: Any, *, status: int = 200,
 
 def success_json(request: web.Request, data_json: Callable[[bool], str]) -> web.Response:
     """`success` of a `data` that `data_json(pretty)` serializes itself (lists splice cached
-    items): the rest of the envelope is dumped as `success` does and `data` put in its place.
-    Only `auth_token` sorts before `data`, and a string cannot hold an unescaped quote, so
-    the first `"data": null` is the key's."""
+    items): the rest of the envelope is the template `_dumps` wrote once, with the three
+    per-request strings quoted as `_dumps` quotes them."""
     pretty = _pretty(request)
-    head, _, tail = _dumps(_success(request, None, None), pretty).partition('"data": null')
-    return _reply(request, 200, f'{head}"data": {data_json(pretty)}{tail}')
+    t = _TEMPLATES[pretty]
+    token = request.get(TOKEN, "")
+    text = "".join((t[0], _quote(token), t[2], data_json(pretty), t[4],
+                    _quote(request_id(request)), t[6], _quote(iso_now()), t[8]))
+    return _reply(request, 200, text)
 
 
 def failure(request: web.Request, status: int, message: str, data: Any = None) -> web.Response:

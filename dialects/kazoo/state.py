@@ -12,6 +12,7 @@ from gateway.tokens import TokenSigner
 
 from .render import Items
 from .settings import KazooSettings
+from .verified import VerifiedTokens
 
 
 @dataclass(slots=True)
@@ -21,6 +22,7 @@ class KazooState:
     signer: TokenSigner
     items: Items  # per-channel rendered list/detail items
     revoked: dict[str, int] = field(default_factory=dict)  # token fingerprint -> its exp
+    verified: VerifiedTokens = field(default_factory=VerifiedTokens)  # token -> (exp, claims)
 
     @classmethod
     def build(cls, gw: Gateway, options: KazooSettings) -> KazooState:

@@ -1,6 +1,8 @@
 """Crossbar auth tokens as JWTs (reference 4.3): HS256 with the gateway's secret instead of
 Kazoo's RS256 key pair, same claims, absolute expiry, issuer "kazoo" (so no other dialect's
-token opens crossbar). Revoked tokens are remembered in the dialect's state until they expire."""
+token opens crossbar). Revoked tokens are remembered in the dialect's state until they expire;
+tokens already verified are kept by their string (`verified.VerifiedTokens`), so a poller's
+token is decoded once, while expiry, revocation and the directory are checked on every use."""
 
 from __future__ import annotations
 
@@ -41,22 +43,32 @@ def revoke(state: KazooState, token: str, exp: int) -> None:
     for key in [k for k, e in revoked.items() if e < now]:
         del revoked[key]  # expired tokens are refused anyway
     revoked[_fingerprint(token)] = exp
+    state.verified.discard(token)
 
 
 def verify(state: KazooState, token: str) -> dict[str, Any]:
     """The claims of a valid token; raises the 401 Kazoo gives for its failure."""
-    try:
-        claims = state.signer.verify(token, require=REQUIRED)
-    except TokenExpired:
-        raise errors.expired_credentials() from None
-    except TokenInvalid:
-        raise errors.invalid_credentials() from None
-    if _fingerprint(token) in state.revoked:
-        raise errors.expired_credentials()
+    hit = state.verified.get(token)
+    if hit is not None:
+        exp, claims = hit
+        if exp <= time.time():  # pyjwt's own rule, as on the first use
+            state.verified.discard(token)
+            raise errors.expired_credentials()
+    else:
+        try:
+            claims = state.signer.verify(token, require=REQUIRED)
+        except TokenExpired:
+            raise errors.expired_credentials() from None
+        except TokenInvalid:
+            raise errors.invalid_credentials() from None
+        if _fingerprint(token) in state.revoked:
+            raise errors.expired_credentials()
+        # pyjwt checked that `exp` reads as an integer; revoke() drops the entry
+        state.verified.put(token, int(claims["exp"]), claims)
     directory = state.gw.directory
     account = directory.account(str(claims["account_id"]))
     owner = claims.get("owner_id")
     user = directory.user(owner) if owner else None
     if account is None or (owner and (user is None or user.account != account.id)):
         raise errors.expired_credentials()  # the identity no longer exists: token not found
-    return claims
+    return dict(claims)  # the cached claims stay as verified

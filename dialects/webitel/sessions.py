@@ -21,6 +21,8 @@ HEADER = {"typ": "JWT", "alg": "HS256"}
 ISSUER = "webitel"
 #: Sessions one login may hold; the oldest goes first, so repeated logins cannot fill memory.
 MAX_PER_USER = 100
+#: Tokens whose signature was checked, kept by token string (oldest dropped first).
+MAX_DECODED = 4096
 
 
 @dataclass(slots=True)
@@ -70,6 +72,7 @@ class Sessions:
         self._by_key: dict[str, Session] = {}
         self._by_user: dict[str, list[str]] = {}
         self._last_exp = 0
+        self._decoded: dict[str, dict[str, Any]] = {}
         self.on_remove: list[Callable[[str], None]] = []
 
     def __len__(self) -> int:
@@ -92,10 +95,20 @@ class Sessions:
         return session
 
     def decode(self, token: str) -> dict[str, Any]:
-        try:
-            return self._signer.verify(token, check_exp=False)
-        except TokenInvalid:
-            raise BadToken from None
+        """The claims of a well-signed token. Decoding is a pure function of the token (expiry
+        and the session are checked by the guard on every use), so a poller's token is
+        decoded once and its claims kept; only tokens that decoded are kept."""
+        claims = self._decoded.get(token)
+        if claims is None:
+            try:
+                claims = self._signer.verify(token, check_exp=False)
+            except TokenInvalid:
+                raise BadToken from None
+            decoded = self._decoded
+            if len(decoded) >= MAX_DECODED:
+                del decoded[next(iter(decoded))]
+            decoded[token] = claims
+        return dict(claims)
 
     def get(self, key: str) -> Session | None:
         return self._by_key.get(key)
