@@ -13,6 +13,7 @@ import sys
 from aiohttp import web
 
 import dialects
+import panel
 
 from .app import EXTRA_LISTENERS, SERVER_LIMITS, build_app, build_dialect_apps, wait_connected
 from .config import ConfigError, Settings, load, parse_listen
@@ -96,6 +97,7 @@ def _print_demo(gw: Gateway, base: str, connected: bool) -> None:
         + ", ".join(f"{b.name}={b.type}@{b.host}:{b.port}" for b in gw.settings.backends) + ")",
         f"  health: curl -s {base}/healthz"
         + ("" if connected else "   (switches still connecting)"),
+        panel.demo_line(base),
     ]
     for name, d in gw.settings.dialects.items():
         if not d.enabled:
