@@ -516,8 +516,10 @@
     tr.dataset.state = row.callstate || '';
     tr.classList.toggle('down', down);
     party(tr.querySelector('.caller'), row.cid_name, row.cid_num);
-    party(tr.querySelector('.callee'), row.callee_name,
-      row.callee_num || row.dest);
+    // a dialled (outbound) leg calls its destination; FreeSWITCH's callee columns on it name
+    // the calling party once bridged
+    if (row.direction === 'outbound') party(tr.querySelector('.callee'), '', row.dest);
+    else party(tr.querySelector('.callee'), row.callee_name, row.callee_num || row.dest);
     tr.querySelector('.state').textContent = down
       ? 'switch down' : (STATE_WORDS[row.callstate] || (row.callstate || '').toLowerCase());
     tr.querySelector('.node').textContent = nodeName(row);
@@ -557,7 +559,9 @@
     }
     const byTime = (a, b) => (Number(a.created_epoch) - Number(b.created_epoch))
       || (a.uuid < b.uuid ? -1 : 1);
-    const calls = [...groups.entries()].map(([key, legs]) => [key, legs.sort(byTime)])
+    // the leg that started the call first, then the others as they came
+    const legOrder = (key) => (a, b) => (b.uuid === key) - (a.uuid === key) || byTime(a, b);
+    const calls = [...groups.entries()].map(([key, legs]) => [key, legs.sort(legOrder(key))])
       .sort((a, b) => byTime(a[1][0], b[1][0]));
     const table = $('calls');
     const keepRows = new Set();
