@@ -9,9 +9,11 @@ and selenium; skipped, saying so, when they are absent. One browser serves the w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,26 +130,36 @@ class Page:
         await self.do(shoot)
 
 
+Opener = Callable[[Live], AbstractAsyncContextManager[Page]]
+
+
 @pytest.fixture
-def page_of(browser: WebDriver) -> Callable[[Live], Page]:
-    def make(live: Live) -> Page:
-        browser.delete_all_cookies()
-        return Page(browser, live)
-    return make
+def page_of(browser: WebDriver) -> Opener:
+    """`async with page_of(live) as page`: the browser on this gateway's panel; it leaves the
+    page on the way out, so the gateway never waits on the page's open socket to stop."""
+    @contextlib.asynccontextmanager
+    async def opened(live: Live) -> AsyncIterator[Page]:
+        page = Page(browser, live)
+        try:
+            yield page
+        finally:
+            await page.do(browser.get, "about:blank")
+    return opened
 
 
 async def answered_call(live: Live, caller: str, callee: str) -> tuple[str, str]:
     a = await live.fs.place_call(caller, callee, answer_after=0.05)
     await live.until(lambda: (ch := live.gw.store.get(a)) is not None and bool(ch.other_leg)
                      and ch.state is State.ANSWERED)
-    return a, live.gw.store.get(a).other_leg
+    ch = live.gw.store.get(a)
+    assert ch is not None
+    return a, ch.other_leg
 
 
 # ------------------------------------------------------------------------------ tests
 async def test_a_call_appears_grouped_and_goes_without_reload(
-        page_of: Callable[[Live], Page], tmp_path: Path) -> None:
-    async with live_gateway() as live:
-        page = page_of(live)
+        page_of: Opener, tmp_path: Path) -> None:
+    async with live_gateway() as live, page_of(live) as page:
         await page.signed_in("alice", "demo-alice")
         assert "alice@acme.example.com" in await page.do(page.text, "who")
         marker = await page.do(page.driver.execute_script,
@@ -183,9 +195,8 @@ async def test_a_call_appears_grouped_and_goes_without_reload(
                              "return window.__same_page;") == marker  # never reloaded
 
 
-async def test_hang_up_ends_the_call_on_the_switch(page_of: Callable[[Live], Page]) -> None:
-    async with live_gateway() as live:
-        page = page_of(live)
+async def test_hang_up_ends_the_call_on_the_switch(page_of: Opener) -> None:
+    async with live_gateway() as live, page_of(live) as page:
         await page.signed_in("alice", "demo-alice")
         a, b = await answered_call(live, "201", "202")
         await page.until(lambda: page.row(a), "the call")
@@ -196,9 +207,8 @@ async def test_hang_up_ends_the_call_on_the_switch(page_of: Callable[[Live], Pag
         assert await page.do(page.text, "notice") == ""
 
 
-async def test_hold_and_unhold(page_of: Callable[[Live], Page]) -> None:
-    async with live_gateway() as live:
-        page = page_of(live)
+async def test_hold_and_unhold(page_of: Opener) -> None:
+    async with live_gateway() as live, page_of(live) as page:
         await page.signed_in("alice@acme.example.com", "demo-alice")
         a, _b = await answered_call(live, "201", "202")
         await page.until(lambda: page.row(a), "the call")
@@ -214,9 +224,8 @@ async def test_hold_and_unhold(page_of: Callable[[Live], Page]) -> None:
                          and tr.get_attribute("data-state") == "ACTIVE", "the call unheld")
 
 
-async def test_another_tenants_call_never_appears(page_of: Callable[[Live], Page]) -> None:
-    async with live_gateway() as live:
-        page = page_of(live)
+async def test_another_tenants_call_never_appears(page_of: Opener) -> None:
+    async with live_gateway() as live, page_of(live) as page:
         await page.signed_in("alice", "demo-alice")
         beta = await live.fs.place_call("301", "999", bridge=False, answer_after=0.05)
         await live.until(lambda: live.gw.store.get(beta) is not None)
@@ -226,15 +235,13 @@ async def test_another_tenants_call_never_appears(page_of: Callable[[Live], Page
         assert set(await page.do(page.rows)) == {a, b}
 
         # root sees every tenant's calls
-        root = page_of(live)
-        await root.do(root.driver.execute_script, "sessionStorage.clear();")
-        await root.signed_in("root", "demo-admin")
-        await root.until(lambda: {a, b, beta} <= set(root.rows()), "every tenant's calls")
+        await page.do(page.driver.execute_script, "sessionStorage.clear();")
+        await page.signed_in("root", "demo-admin")
+        await page.until(lambda: {a, b, beta} <= set(page.rows()), "every tenant's calls")
 
 
-async def test_wrong_password_and_expired_session(page_of: Callable[[Live], Page]) -> None:
-    async with live_gateway() as live:
-        page = page_of(live)
+async def test_wrong_password_and_expired_session(page_of: Opener) -> None:
+    async with live_gateway() as live, page_of(live) as page:
         await page.open()
         await page.do(page.driver.execute_script, "sessionStorage.clear();")
         for username in ("alice", "alice@acme.example.com", "root", "nobody"):
@@ -256,11 +263,10 @@ async def test_wrong_password_and_expired_session(page_of: Callable[[Live], Page
         assert "token" not in await page.do(lambda: page.driver.current_url)
 
 
-async def test_html_in_a_caller_name_is_text(page_of: Callable[[Live], Page],
+async def test_html_in_a_caller_name_is_text(page_of: Opener,
                                              tmp_path: Path) -> None:
     evil = '<img src=x onerror="document.title=1">'
-    async with live_gateway() as live:
-        page = page_of(live)
+    async with live_gateway() as live, page_of(live) as page:
         await page.signed_in("alice", "demo-alice")
         a = await live.fs.place_call(evil, "37052000000", bridge=False, answer_after=None)
         await live.until(lambda: (ch := live.gw.store.get(a)) is not None
@@ -280,9 +286,8 @@ async def test_html_in_a_caller_name_is_text(page_of: Callable[[Live], Page],
         await page.screenshot(tmp_path / "panel-html-name.png")
 
 
-async def test_a_switch_going_down_greys_its_calls(page_of: Callable[[Live], Page]) -> None:
-    async with live_gateway(switches=("fs1", "ast1")) as live:
-        page = page_of(live)
+async def test_a_switch_going_down_greys_its_calls(page_of: Opener) -> None:
+    async with live_gateway(switches=("fs1", "ast1")) as live, page_of(live) as page:
         await page.signed_in("root", "demo-admin")
         a, _b = await answered_call(live, "201", "202")
         await page.until(lambda: page.row(a), "the call")
@@ -298,3 +303,56 @@ async def test_a_switch_going_down_greys_its_calls(page_of: Callable[[Live], Pag
                                              tr.find_elements(By.TAG_NAME, "button")])
             assert enabled and not any(enabled)
         assert "ast1 (asterisk): connected" in await page.do(page.text, "switches")
+
+
+async def needs_stream(live: Live) -> None:
+    """Until the engine WebSocket is on the main listener, there is nothing to transfer with."""
+    try:
+        ws = await live.client.ws_connect("/")
+    except Exception:
+        pytest.skip("no Webitel WebSocket at / on this listener yet")
+    await ws.close()
+
+
+async def test_transfer_sends_the_caller_elsewhere(page_of: Opener) -> None:
+    async with live_gateway() as live, page_of(live) as page:
+        await needs_stream(live)
+        await page.signed_in("alice", "demo-alice")
+        a, b = await answered_call(live, "201", "202")
+        await page.until(lambda: page.row(a), "the call")
+        await page.until(lambda: "Live" in page.text("stream"), "the live stream")
+        since = len(live.fs.commands)
+
+        def transfer(target: str) -> None:
+            tr = page.row(a)
+            assert tr is not None
+            box = tr.find_element(By.CSS_SELECTOR, "input.target")
+            box.clear()
+            box.send_keys(target)
+            next(btn for btn in tr.find_elements(By.TAG_NAME, "button")
+                 if btn.text == "Transfer").click()
+
+        await page.do(transfer, "")
+        await page.until(lambda: page.text("notice") == "Type the number to transfer to.",
+                         "the missing-target hint")
+        await page.do(transfer, "203")
+        await live.until(lambda: any(c.startswith(f"api uuid_transfer {a} ")
+                                     for c in live.fs.commands[since:]), wait=WAIT)
+        await page.until(lambda: page.row(b) is None, "the old callee's leg gone")
+        assert "failed" not in await page.do(page.text, "notice")
+
+
+async def test_a_lost_stream_reconnects_by_itself(page_of: Opener) -> None:
+    async with live_gateway() as live, page_of(live) as page:
+        await needs_stream(live)
+        await page.signed_in("alice", "demo-alice")
+        await page.until(lambda: page.text("stream") == "Live", "the live stream")
+        runner = live.client.server.runner
+        assert runner is not None and runner.server is not None
+        for conn in runner.server.connections:
+            if conn.transport is not None:
+                conn.transport.abort()
+        await page.until(lambda: page.text("stream") == "Live stream reconnected.",
+                         "that the stream dropped and came back")
+        a, _b = await answered_call(live, "201", "202")
+        await page.until(lambda: page.row(a), "a call made after the reconnect")

@@ -98,7 +98,9 @@ async def test_nodes_names_only_hostnames_asked_for() -> None:
     async with live_gateway(switches=("fs1", "ast1")) as live:
         a = await live.fs.place_call("201", "202")
         await live.until(lambda: live.gw.store.get(a) is not None)
-        host = live.gw.store.get(a).hostname
+        ch = live.gw.store.get(a)
+        assert ch is not None
+        host = ch.hostname
         assert host and host != "fs1"
         r = await live.client.get("/panel/nodes", params=[("hostname", host),
                                                           ("hostname", "ast1"),

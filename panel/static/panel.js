@@ -429,8 +429,7 @@
     const tr = button.closest('tr[data-channel-id]');
     if (!tr) return;
     const id = tr.dataset.channelId;
-    let action = button.dataset.action;
-    if (action === 'hold' && st.rows.get(id)?.callstate === 'HELD') action = 'unhold';
+    const action = button.dataset.action;
     let target;
     if (action === 'transfer') {
       target = tr.querySelector('input.target').value.trim();
@@ -504,7 +503,7 @@
     input.className = 'target';
     input.placeholder = 'number';
     input.setAttribute('aria-label', 'Transfer to');
-    box.append(button('Hang up', 'hangup', 'danger'), button('Hold', 'hold', 'quiet'), input,
+    box.append(button('Hang up', 'hangup', 'danger'), button('Hold', 'hold', 'quiet hold'), input,
       button('Transfer', 'transfer', 'quiet'));
     actions.appendChild(box);
     return tr;
@@ -523,8 +522,9 @@
     tr.querySelector('.state').textContent = down
       ? 'switch down' : (STATE_WORDS[row.callstate] || (row.callstate || '').toLowerCase());
     tr.querySelector('.node').textContent = nodeName(row);
-    const hold = tr.querySelector('button[data-action="hold"]');
+    const hold = tr.querySelector('button.hold');
     hold.textContent = held ? 'Unhold' : 'Hold';
+    hold.dataset.action = held ? 'unhold' : 'hold';
     tr.querySelectorAll('button, input').forEach((el) => { el.disabled = down; });
     tr.dataset.created = row.created_epoch || '';
   }
