@@ -62,4 +62,6 @@ def add_endpoints(app: web.Application,
     """Route every method of each path to its endpoint, so the method check (and its native
     405) is the endpoint's, not the router's."""
     for path, endpoint in table:
-        app.router.add_route("*", path, endpoint)
+        # the bound method, which aiohttp recognizes as a coroutine function (an instance
+        # with an async __call__ is taken for a deprecated bare function)
+        app.router.add_route("*", path, endpoint.__call__)

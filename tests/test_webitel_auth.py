@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -14,7 +15,7 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import build_app
+from gateway.app import SERVER_LIMITS, build_app
 from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.demo import load_demo
@@ -78,7 +79,8 @@ async def test_domain_login_answers_the_engine_fields(client: TestClient) -> Non
     assert head == HS256_HEADER
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims == {"exp": s["expires"],
-                      "acl": {"cdr": ["*"], "cdr/files": ["*"], "cdr/media": ["*"]}}
+                      "acl": {"cdr": ["*"], "cdr/files": ["*"], "cdr/media": ["*"]},
+                      "iss": "webitel"}
     assert jwt.decode(s["token"], SECRET, algorithms=["HS256"],
                       options={"verify_exp": False})["exp"] == s["expires"]
 
@@ -132,8 +134,11 @@ async def test_form_encoded_login_is_not_parsed(client: TestClient) -> None:
 
 
 # ------------------------------------------------------------------ guard
-def _token(exp: object, *, secret: str = SECRET, alg: str = "HS256", **claims: object) -> str:
+def _token(exp: object, *, secret: str = SECRET, alg: str = "HS256", iss: str | None = "webitel",
+           **claims: object) -> str:
     payload = {"exp": exp, "acl": {}, **claims}
+    if iss is not None:
+        payload["iss"] = iss
     return jwt.encode(payload, secret, algorithm=alg, headers={"typ": "JWT", "alg": alg},
                       sort_headers=False)
 
@@ -170,6 +175,11 @@ async def test_every_guard_failure(client: TestClient) -> None:
         ({"X-Access-Token": s["token"], "X-Key": other["key"]}, 401, "Invalid User"),
         # a valid signature, but not the token stored for that session
         ({"X-Access-Token": _token(future), "X-Key": s["key"]}, 401, "Invalid User"),
+        # well signed with our secret, but by another dialect
+        ({"X-Access-Token": _token(future, iss="kazoo"), "X-Key": s["key"]}, 401,
+         "Invalid token"),
+        ({"X-Access-Token": _token(future, iss=None), "X-Key": s["key"]}, 401,
+         "Invalid token"),
     ]
     for hdrs, status, info in cases:
         r = await client.get("/api/v2/channels", headers=hdrs)
@@ -329,3 +339,56 @@ def test_expired_status_is_validated() -> None:
         parse(data, "demo.toml")
     assert any("dialects.webitel.expired_status: expected 400 or 401, got 402" in e
                for e in err.value.errors)
+
+
+# ------------------------------------------------------------- bad input
+def _quiet(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing at ERROR and no traceback was logged."""
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], \
+        [r.getMessage() for r in caplog.records]
+
+
+async def test_deeply_nested_body_is_a_webitel_400(client: TestClient,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    deep = "[" * 3000 + "]" * 3000
+    s = await login(client, ALICE)
+    caplog.set_level(logging.DEBUG)
+    for path, hdrs in (("/login", {}), ("/api/v2/channels", headers(s))):
+        for raw in (deep, " " + deep, '{"a":' * 3000 + "1" + "}" * 3000):
+            r = await client.post(path, data=raw,
+                                  headers={**hdrs, "Content-Type": "application/json"})
+            await expect(r, 400, {"status": "error", "info": "Bad request"})
+            assert r.headers["X-Powered-By"] == "Webitel"
+    _quiet(caplog)
+
+
+async def test_malformed_multipart_is_not_parsed(client: TestClient,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """The engine parsed JSON bodies only: a broken multipart body is no body at all."""
+    caplog.set_level(logging.DEBUG)
+    bad = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    raw = b"--xyz\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nroot\r\n--x"
+    r = await client.post("/login", data=raw, headers=bad)
+    await expect(r, 401, {"status": 401, "message": "Invalid credentials"})
+    s = await login(client, ALICE)
+    r = await client.put("/api/v2/channels/x", data=raw, headers={**bad, **headers(s)})
+    await expect(r, 400, {"status": "error", "info": "Bad request"})
+    _quiet(caplog)
+
+
+async def test_100kb_url_is_a_webitel_414(caplog: pytest.LogCaptureFixture) -> None:
+    gw = Gateway.build(_settings(), backends=False)
+    server = TestServer(build_app(gw, manage_backends=False))
+    await server.start_server(**SERVER_LIMITS)  # TestServer(**kwargs) would drop them
+    c = TestClient(server)
+    caplog.set_level(logging.DEBUG)
+    try:
+        s = await login(c, ALICE)
+        for path in ("/api/v2/channels?domain=" + "a" * 100_000, "/login/" + "b" * 100_000,
+                     "/api/v2/" + "c" * 100_000):
+            r = await c.get(path, headers=headers(s))
+            await expect(r, 414, {"status": "error", "info": "request URI too long"})
+            assert r.headers["X-Powered-By"] == "Webitel"
+    finally:
+        await c.close()
+    _quiet(caplog)

@@ -3,21 +3,43 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from gateway.config import DialectSettings
 from gateway.context import Gateway
+from gateway.dialect import DialectApps
+from gateway.render_cache import RenderCache
+from gateway.tokens import TokenSigner
 
-from .auth import SESSIONS, root_user
+from . import scope
+from .auth import root_user
+from .render import row_json
 from .routes import api_app, login_app, logout_app
-from .sessions import Sessions
+from .sessions import ISSUER, Sessions
+from .settings import WebitelSettings
+from .state import STATE, WebitelState
+from .ws.hub import Hub
+from .ws.socket import ws_handler
 
 
-def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> dict[str, web.Application]:
-    options = dialect_settings.options
-    gw.extras.setdefault(
-        SESSIONS, Sessions(gw.settings.gateway.token_secret, options.session_days))
-    return {"/login": login_app(), "/logout": logout_app(), "/api": api_app()}
+def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:
+    options: WebitelSettings = dialect_settings.options
+    signer = TokenSigner(gw.settings.gateway.token_secret, ISSUER)
+    state = WebitelState(
+        options=options,
+        sessions=Sessions(signer, options.session_days),
+        # the realm comes from the channel's account, which the directory keeps fixed
+        rows=RenderCache(lambda ch: row_json(ch, scope.realm_of(gw, ch)), gw.store),
+        max_body=gw.settings.gateway.max_body,
+    )
+    hub = Hub(gw)
+    state.sessions.on_remove.append(hub.session_ended)
+    apps = {"/login": login_app(), "/logout": logout_app(), "/api": api_app()}
+    for app in apps.values():
+        app[STATE] = state
+    # a sub-application's shutdown runs with its parent's: every socket closes at once
+    apps["/api"].on_shutdown.append(hub.shutdown)
+    # the engine upgraded any path of its port; on a shared listener only `/` is Webitel's
+    path = "/{tail:.*}" if dialect_settings.port else "/"
+    return DialectApps(mounts=apps, root=[("GET", path, ws_handler(state, hub, gw))])
 
 
 def demo_lines(gw: Gateway) -> list[str]:
@@ -31,4 +53,7 @@ def demo_lines(gw: Gateway) -> list[str]:
         " | python3 -c \"import json,sys;s=json.load(sys.stdin);"
         "print('T='+s['token'],'K='+s['key'])\")",
         "curl -s -H \"X-Access-Token: $T\" -H \"X-Key: $K\" {BASE}/api/v2/channels",
+        "WebSocket API (engine v3): upgrade at {BASE}/ (ws://), then "
+        "{\"exec-uuid\":\"1\",\"exec-func\":\"auth\",\"exec-args\":"
+        "{\"account\":\"alice@acme.example.com\",\"secret\":\"demo-alice\"}}",
     ]

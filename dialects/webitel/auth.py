@@ -9,27 +9,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from typing import Any
 
 from aiohttp import web
 
 from gateway.config import UserSettings
 from gateway.context import GATEWAY
+from gateway.credentials import same_secret
 from gateway.directory import Directory
-from gateway.http import request_key
 
 from .acl import ROOT, role_for
 from .body import body_of
-from .errors import CredentialsError, Handler, WebitelError
+from .errors import CredentialsError, WebitelError
 from .sessions import BadToken, Session, Sessions, now_ms
-
-PRINCIPAL = request_key("webitel.principal", object)
-SESSIONS = "webitel.sessions"
+from .state import STATE
 
 
 def sessions_of(request: web.Request) -> Sessions:
-    return request.app[GATEWAY].extras[SESSIONS]
+    return request.app[STATE].sessions
 
 
 def _first(value: Any) -> str:
@@ -47,14 +44,10 @@ def credentials(request: web.Request) -> tuple[str, str]:
     return token, key
 
 
-def same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
 def _password_ok(user: UserSettings | None, password: Any) -> bool:
     if user is None or not user.password or not isinstance(password, str):
         return False
-    return same(user.password, password)
+    return same_secret(password, user.password)
 
 
 def root_user(directory: Directory) -> UserSettings | None:
@@ -63,18 +56,24 @@ def root_user(directory: Directory) -> UserSettings | None:
 
 
 def login(request: web.Request) -> Session:
-    gw = request.app[GATEWAY]
     body = body_of(request)
-    username, password = body.get("username"), body.get("password")
+    token_acl, fields = identify(request.app[GATEWAY].directory, body.get("username"),
+                                 body.get("password"))
+    return sessions_of(request).issue(token_acl, **fields)
+
+
+def identify(directory: Directory, username: Any,
+             password: Any) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """(the token's acl, the session's fields) for `username`/`password` by the REST login's
+    rules, which the WebSocket `auth` with `account`+`secret` shares; raises the login's
+    errors."""
     if not isinstance(username, str) or not username:
         raise CredentialsError
-    directory = gw.directory
-    sessions = sessions_of(request)
     if username == "root":
         if not _password_ok(root_user(directory), password):
             raise WebitelError(401, "secret incorrect")
-        return sessions.issue(ROOT.token_acl, username="root", domain="", account_id="",
-                              role_name=ROOT.name, role=ROOT.value, acl=ROOT.acl)
+        return ROOT.token_acl, dict(username="root", domain="", account_id="",
+                                    role_name=ROOT.name, role=ROOT.value, acl=ROOT.acl)
     name, _, realm = username.partition("@")
     account = directory.account_by_realm(realm) if name and realm else None
     user = directory.user_in_account(account.id, name) if account is not None else None
@@ -83,40 +82,44 @@ def login(request: web.Request) -> Session:
     if not _password_ok(user, password):
         raise WebitelError(401, "secret incorrect")
     role = role_for(user.role)
-    if role.name == "root":  # a superduper admin is system-wide whichever login it uses
-        return sessions.issue(role.token_acl, username=username, domain="", account_id="",
-                              role_name=role.name, role=role.value, acl=role.acl)
-    return sessions.issue(role.token_acl, username=username, domain=account.realm,
-                          account_id=account.id, role_name=role.name, role=role.value,
-                          acl=role.acl)
+    # a superduper admin is system-wide whichever login it uses
+    domain, account_id = ("", "") if role.name == "root" else (account.realm, account.id)
+    return role.token_acl, dict(username=username, domain=domain, account_id=account_id,
+                                role_name=role.name, role=role.value, acl=role.acl,
+                                user_id=user.id)
 
 
-def authenticate_v2(request: web.Request) -> Session:
-    """The 2017 guard: each failing step answers its own documented body."""
+async def authenticate_v2(request: web.Request) -> Session:
+    """The 2017 guard (the v2 endpoints' `auth`): each failing step answers its own
+    documented body."""
     token, key = credentials(request)
+    state = request.app[STATE]
+    return session_for(state.sessions, token, key, state.options.expired_status)
+
+
+def session_for(sessions: Sessions, token: str, key: str, expired_status: int) -> Session:
+    """The session a token and key open, or the guard's error for the first failing check."""
     if not token:
         raise WebitelError(401, "Invalid token")
-    sessions = sessions_of(request)
     try:
         claims = sessions.decode(token)
     except BadToken:
         raise WebitelError(401, "Invalid token") from None
     exp = claims.get("exp")
     if isinstance(exp, int | float) and not isinstance(exp, bool) and exp <= now_ms():
-        status = request.app[GATEWAY].settings.dialect("webitel").expired_status
-        raise WebitelError(status, "Token Expired")
+        raise WebitelError(expired_status, "Token Expired")
     if claims.get("v") == 2 and claims.get("t") == "domain":
         raise WebitelError(401, "Not found token")  # no domain tokens are ever issued here
     if not key:
         raise WebitelError(401, "Invalid Token or Key")
     session = sessions.get(key)
-    if session is None or not same(session.token, token):
+    if session is None or not same_secret(token, session.token):
         raise WebitelError(401, "Invalid User")
     return session
 
 
-def authenticate_v1(request: web.Request) -> Session:
-    """HTTP Basic `root:<root password>`; the principal is root."""
+async def authenticate_v1(request: web.Request) -> Session:
+    """HTTP Basic `root:<root password>` (the v1 endpoints' `auth`); the principal is root."""
     gw = request.app[GATEWAY]
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     try:
@@ -131,15 +134,6 @@ def authenticate_v1(request: web.Request) -> Session:
                    role=ROOT.value, acl=ROOT.acl, expires=0, token="")
 
 
-@web.middleware
-async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    path = request.path
-    if path.startswith("/api/v2/") or path == "/api/v2":
-        request[PRINCIPAL] = authenticate_v2(request)
-    elif path.startswith("/api/v1/") or path == "/api/v1":
-        request[PRINCIPAL] = authenticate_v1(request)
-    return await handler(request)
-
-
-def principal(request: web.Request) -> Session:
-    return request[PRINCIPAL]
+async def no_auth(request: web.Request) -> None:
+    """`/login` and `/logout` check credentials in their handlers, as the engine did."""
+    return None

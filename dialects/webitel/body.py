@@ -8,13 +8,15 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.context import GATEWAY
-from gateway.http import BadJson, BodyTooLarge, parse_json, read_body, request_key
+from gateway.errors import Handler
+from gateway.http import BadJson, parse_json, read_body, request_key
 
-from .errors import Handler, WebitelError
+from .errors import WebitelError
+from .state import STATE
 
 BODY = request_key("webitel.body", dict)
 _NO_BODY = frozenset({"HEAD", "OPTIONS"})
+_NESTING_START = frozenset("{[ \t\r\n")
 
 
 def _is_json(request: web.Request) -> bool:
@@ -51,6 +53,10 @@ def parse(raw: bytes) -> dict[str, Any]:
             raise WebitelError(400, "Unexpected token in JSON at position 0") from None
         if not exc.doc.strip():
             return {}  # blank but for non-ASCII spaces, taken as blank before any parsing
+        if exc.pos == 0 and exc.doc[:1] in _NESTING_START:
+            # no syntax error sits at 0 on a bracket or a space: the body nests deeper than
+            # the decoder goes, which has no JavaScript message; the error map answers it
+            raise
         _strict(exc.doc)
         raise WebitelError(400, _js_message(exc.doc, exc.pos)) from None
     if isinstance(value, dict):
@@ -64,12 +70,7 @@ def parse(raw: bytes) -> dict[str, Any]:
 async def body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     body: dict[str, Any] = {}
     if request.method not in _NO_BODY and request.can_read_body and _is_json(request):
-        limit = request.app[GATEWAY].settings.gateway.max_body
-        try:
-            raw = await read_body(request, limit)
-        except BodyTooLarge:
-            raise WebitelError(413, "request entity too large") from None
-        body = parse(raw)
+        body = parse(await read_body(request, request.app[STATE].max_body))
     request[BODY] = body
     return await handler(request)
 

@@ -15,16 +15,15 @@ from aiohttp import web
 from gateway.context import GATEWAY, Gateway
 from gateway.control import CommandError, Endpoint
 from gateway.model import Channel, State
-from gateway.render_cache import RenderCache
 
 from . import replies, scope
-from .auth import principal
 from .body import body_of
 from .causes import cause
 from .errors import WebitelError, reply, reply_text
-from .render import listing_json, row_json
+from .render import listing_json
 from .replies import ok
 from .sessions import Session
+from .state import STATE
 
 #: characters that would split or end an originate variable list or argument
 _UNSAFE = frozenset(" \t\r\n,{}[]'\"")
@@ -35,7 +34,7 @@ def _gw(request: web.Request) -> Gateway:
     return request.app[GATEWAY]
 
 
-def _text(value: Any) -> str | None:
+def text_of(value: Any) -> str | None:
     """A body field as the engine used it: strings and numbers, nothing else."""
     if isinstance(value, bool) or value is None:
         return None
@@ -44,51 +43,40 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _safe(value: str) -> bool:
+def safe(value: str) -> bool:
     return bool(value) and _UNSAFE.isdisjoint(value)
 
 
 # ------------------------------------------------------------------------ list
-async def list_channels(request: web.Request) -> web.Response:
-    gw, who = _gw(request), principal(request)
+async def list_channels(request: web.Request, who: Session) -> web.Response:
+    gw, state = _gw(request), request.app[STATE]
     channels = scope.visible(gw, who, request.query.get("domain") or None)
     ordered = sorted(channels, key=lambda ch: ch.created)
-    rows = _rows(gw)
-    return reply_text(listing_json([rows.get(ch) for ch in ordered],
-                                   gw.settings.dialect("webitel").list_envelope))
-
-
-def _rows(gw: Gateway) -> RenderCache[str]:
-    """Serialized rows by channel version (the realm comes from the channel's account, which
-    the directory keeps fixed)."""
-    rows = gw.extras.get("webitel.rows")
-    if rows is None:
-        rows = gw.extras["webitel.rows"] = RenderCache(
-            lambda ch: row_json(ch, scope.realm_of(gw, ch)), gw.store)
-    return rows
+    return reply_text(listing_json([state.rows.get(ch) for ch in ordered],
+                                   state.options.list_envelope))
 
 
 # ------------------------------------------------------------------- originate
 def _variables(body: dict[str, Any], called: str) -> dict[str, str]:
     variables = {"w_jsclient_originate_number": called}
-    param = _text(body.get("auto_answer_param"))
+    param = text_of(body.get("auto_answer_param"))
     if param:
         name, sep, value = param.partition("=")
-        if not sep or not scope.is_word(name) or not _safe(value):
+        if not sep or not scope.is_word(name) or not safe(value):
             raise WebitelError(500, BAD_PARAMETERS)
         variables[name] = value
     return variables
 
 
-async def originate(request: web.Request) -> web.Response:
-    gw, who = _gw(request), principal(request)
+async def originate(request: web.Request, who: Session) -> web.Response:
+    gw = _gw(request)
     body = body_of(request)
-    called = _text(body.get("calledId"))
-    if not called or not _safe(called):
+    called = text_of(body.get("calledId"))
+    if not called or not safe(called):
         raise WebitelError(500, BAD_PARAMETERS)
-    caller = _text(body.get("callerId")) or who.username
+    caller = text_of(body.get("callerId")) or who.username
     endpoint = scope.phone(gw, who, caller)
-    if endpoint is None or not _safe(caller):
+    if endpoint is None or not safe(caller):
         raise WebitelError(500, BAD_PARAMETERS)
     try:
         result = await gw.control.originate(
@@ -100,8 +88,8 @@ async def originate(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------------- hangup
-async def hangup(request: web.Request) -> web.Response:
-    gw, who = _gw(request), principal(request)
+async def hangup(request: web.Request, who: Session) -> web.Response:
+    gw = _gw(request)
     ch = scope.owned(gw, who, request.match_info["id"])
     if ch is None:
         raise WebitelError(500, replies.NO_SUCH_CHANNEL)
@@ -123,8 +111,8 @@ async def _hangup_all(gw: Gateway, channels: list[Channel], why: str) -> None:
     await asyncio.gather(*(kill(ch) for ch in channels))
 
 
-async def hangup_domain(request: web.Request) -> web.Response:
-    gw, who = _gw(request), principal(request)
+async def hangup_domain(request: web.Request, who: Session) -> web.Response:
+    gw = _gw(request)
     domain = who.domain or request.match_info["domain"]
     why = cause(request.query.get("cause"), "MANAGER_REQUEST")
     await _hangup_all(gw, [c for c in scope.visible(gw, who, domain) if c.state != State.HUNGUP],
@@ -132,17 +120,17 @@ async def hangup_domain(request: web.Request) -> web.Response:
     return reply(ok(replies.hupall(why, domain)))
 
 
-async def hangup_everything(request: web.Request) -> web.Response:
+async def hangup_everything(request: web.Request, who: Session) -> web.Response:
     """`DELETE /api/v1/channels`: root's `hupall` without a filter."""
-    gw, who = _gw(request), principal(request)
+    gw = _gw(request)
     why = cause(request.query.get("cause"), "MANAGER_REQUEST")
     await _hangup_all(gw, [c for c in scope.visible(gw, who) if c.state != State.HUNGUP], why)
     return reply(ok(replies.hupall(why, None)))
 
 
 # ------------------------------------------------------------------------ hold
-async def set_state(request: web.Request) -> web.Response:
-    gw, who = _gw(request), principal(request)
+async def set_state(request: web.Request, who: Session) -> web.Response:
+    gw = _gw(request)
     state = body_of(request).get("state")
     if state is None or state == "":
         raise WebitelError(400, "Bad request")
@@ -180,28 +168,28 @@ async def _listen(gw: Gateway, target: Channel, listener: Endpoint,
     return reply(ok(replies.new_leg(result.channel_id)))
 
 
-def _listener(gw: Gateway, who: Session, user: str, body: dict[str, Any],
+def listener_for(gw: Gateway, who: Session, user: str, body: dict[str, Any],
               query_side: str | None) -> tuple[Endpoint, dict[str, str]]:
     """The listening phone and its caller-id variables. A domain caller's `user` is rewritten
     into its own domain, as the engine did."""
     if who.domain:
         user = f"{user.partition('@')[0]}@{who.domain}"
     listener = scope.phone(gw, who, user)
-    display = _text(body.get("display"))
-    side = query_side or _text(body.get("side")) or user
-    if listener is None or not _safe(side) or (display is not None and not _safe(display)):
+    display = text_of(body.get("display"))
+    side = query_side or text_of(body.get("side")) or user
+    if listener is None or not safe(side) or (display is not None and not safe(display)):
         raise WebitelError(500, BAD_PARAMETERS)
     return listener, _spy_variables(display, side)
 
 
-async def eavesdrop(request: web.Request) -> web.Response:
-    gw, who = _gw(request), principal(request)
+async def eavesdrop(request: web.Request, who: Session) -> web.Response:
+    gw = _gw(request)
     target_id = request.match_info["id"]
     if target_id == "all" and who.domain:
         raise WebitelError(500, "Permission denied.")
     body = body_of(request)
-    user = _text(body.get("user")) or who.username
-    listener, variables = _listener(gw, who, user, body, request.query.get("side"))
+    user = text_of(body.get("user")) or who.username
+    listener, variables = listener_for(gw, who, user, body, request.query.get("side"))
     target = scope.owned(gw, who, target_id)
     if target is None:
         raise WebitelError(500, replies.NO_SUCH_CHANNEL)
@@ -225,18 +213,18 @@ def _spied_channel(gw: Gateway, domain: str, user: str) -> Channel | None:
     return max(live, key=lambda ch: (ch.answered, ch.created))
 
 
-async def spy(request: web.Request) -> web.Response:
-    gw, who = _gw(request), principal(request)
+async def spy(request: web.Request, who: Session) -> web.Response:
+    gw = _gw(request)
     body = body_of(request)
     domain = who.domain or request.query.get("domain", "")
     if not domain:
         raise WebitelError(400, "Bad domain name")
-    user = _text(body.get("user"))
+    user = text_of(body.get("user"))
     if not user:
         raise WebitelError(400, "Bad spy user")
     # the listener is user/<user>@<dom>: always in the spied domain
     user = f"{user.partition('@')[0]}@{domain}"
-    listener, variables = _listener(gw, who, user, body, request.query.get("side"))
+    listener, variables = listener_for(gw, who, user, body, request.query.get("side"))
     target = _spied_channel(gw, domain, request.match_info["id"])
     if target is None:
         raise WebitelError(500, replies.NO_SUCH_CHANNEL)

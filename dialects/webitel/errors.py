@@ -1,4 +1,4 @@
-"""Webitel's error bodies, and the middleware that turns every failure into one of them.
+"""Webitel's error bodies, and the map from every failure to one of them (gateway/errors.py).
 
 The engine rendered every error as `{"status":"error","info":<message>}` with the error's HTTP
 status (its `code` field was never set, so JSON dropped it); the login route alone answered
@@ -9,17 +9,22 @@ status (its `code` field was never set, so JSON dropped it); the login route alo
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from gateway.logs import brief
+from gateway.errors import (
+    BadForm,
+    BadJson,
+    BodyTooLarge,
+    ClientError,
+    ErrorAnswer,
+    MethodNotAllowed,
+    UrlTooLong,
+    error_middleware,
+)
 
-log = logging.getLogger("callgate.webitel")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from .cors import add_cors
 
 
 class WebitelError(Exception):
@@ -59,20 +64,54 @@ def not_found(request: web.Request) -> WebitelError:
     return WebitelError(404, f"{request.raw_path} not found.")
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except WebitelError as exc:
-        return reply(exc.body(), exc.status)
-    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-        err = not_found(request)
-        return reply(err.body(), err.status)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return reply({"status": "error", "info": exc.reason}, exc.status)
-    except Exception as exc:
-        # the path only: the query string may carry access_token / x_key
-        log.error("webitel: unexpected %s on %s %s", brief(exc), request.method, request.path)
-        return reply({"status": "error", "info": "Internal Server Error"}, 500)
+def _error(status: int, info: str) -> web.Response:
+    return reply({"status": "error", "info": info}, status)
+
+
+def _webitel(request: web.Request, exc: WebitelError) -> web.Response:
+    return reply(exc.body(), exc.status)
+
+
+def _not_found(request: web.Request, exc: Exception) -> web.Response:
+    return _webitel(request, not_found(request))
+
+
+def _http(request: web.Request, exc: web.HTTPException) -> web.Response:
+    return _error(exc.status, exc.reason)
+
+
+def _client(request: web.Request, exc: ClientError) -> web.Response:
+    return _error(exc.status, exc.reason)
+
+
+def _too_large(request: web.Request, exc: Exception) -> web.Response:
+    return _error(413, "request entity too large")  # body-parser's (raw-body's) text
+
+
+def _bad_request(request: web.Request, exc: Exception) -> web.Response:
+    return _error(400, "Bad request")
+
+
+def _bug(request: web.Request, exc: Exception) -> web.Response:
+    return _error(500, "Internal Server Error")
+
+
+ANSWERS: dict[type[BaseException], ErrorAnswer] = {
+    WebitelError: _webitel,
+    web.HTTPNotFound: _not_found,
+    web.HTTPMethodNotAllowed: _not_found,
+    MethodNotAllowed: _not_found,
+    web.HTTPRequestEntityTooLarge: _too_large,
+    web.HTTPException: _http,
+    BodyTooLarge: _too_large,
+    BadJson: _bad_request,
+    BadForm: _bad_request,
+    UrlTooLong: _client,
+    ClientError: _client,
+    Exception: _bug,
+}
+
+
+def webitel_errors() -> Any:
+    """The dialect's one error middleware; CORS headers go on every answer it returns."""
+    return error_middleware("webitel", ANSWERS, finish=add_cors)

@@ -55,7 +55,7 @@ def switch_state(ch: Channel) -> str:
     if ch.direction == "outbound":
         if not ch.answered:
             return "CS_CONSUME_MEDIA"
-        return "CS_EXCHANGE_MEDIA" if ch.other_leg else "CS_EXECUTE"
+        return "CS_EXCHANGE_MEDIA" if ch.bridged else "CS_EXECUTE"
     return "CS_EXECUTE"
 
 
@@ -96,7 +96,7 @@ def row(ch: Channel, presence_realm: str = "") -> dict[str, str]:
         bit_rate(ch.write_codec, ch.write_rate), ch.secure, ch.hostname or ch.node,
         presence_id, ch.presence_data, ch.accountcode, callstate(ch),
         ch.callee_name, ch.callee_number, ch.callee_direction,
-        ch.call_id if ch.other_leg and ch.answered else "",  # set by CHANNEL_BRIDGE
+        ch.call_id if ch.bridged else "",  # set by CHANNEL_BRIDGE
         ch.sent_callee_name, ch.sent_callee_number,
         *initial,
     )

@@ -2,20 +2,23 @@
 one, so a stolen-but-logged-out token is worthless and a user may hold several sessions.
 
 Tokens are HS256 JWTs shaped like the engine's (jwt-simple): header `{"typ":"JWT","alg":"HS256"}`
-in that order, payload `{"exp": <ms>, "acl": {...}}`. `exp` is milliseconds, so PyJWT's own
-expiry check (seconds) is disabled and ours applies.
+in that order, payload `{"exp": <ms>, "acl": {...}}` plus the gateway's `iss` (so no other
+dialect's token opens Webitel). `exp` is milliseconds, so the signer's own expiry check (seconds)
+is off and the guard checks it.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
+from gateway.tokens import TokenInvalid, TokenSigner
 
 HEADER = {"typ": "JWT", "alg": "HS256"}
+ISSUER = "webitel"
 #: Sessions one login may hold; the oldest goes first, so repeated logins cannot fill memory.
 MAX_PER_USER = 100
 
@@ -31,6 +34,7 @@ class Session:
     acl: dict[str, list[str]]
     expires: int  # ms since epoch
     token: str
+    user_id: str = ""  # the directory user ("" for root's own login)
 
     def login_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"key": self.key}
@@ -53,58 +57,60 @@ def now_ms() -> int:
 
 
 class BadToken(Exception):
-    """Malformed, forged, or signed with anything but HS256."""
+    """Malformed, forged, of another issuer, or signed with anything but HS256."""
 
 
 class Sessions:
-    """Sessions by key; kept in `gw.extras["webitel.sessions"]`."""
+    """Sessions by key, in the dialect's state. `on_remove` hears of every session that ends
+    (logout, expiry sweep, eviction), so sockets opened with it can end too."""
 
-    def __init__(self, secret: str, days: int) -> None:
-        self._secret = secret
+    def __init__(self, signer: TokenSigner, days: int) -> None:
+        self._signer = signer
         self._ttl_ms = days * 86_400_000
         self._by_key: dict[str, Session] = {}
         self._by_user: dict[str, list[str]] = {}
         self._last_exp = 0
+        self.on_remove: list[Callable[[str], None]] = []
 
     def __len__(self) -> int:
         return len(self._by_key)
 
     def issue(self, token_acl: dict[str, list[str]], **fields: Any) -> Session:
-        # the payload holds nothing but exp and acl, so a distinct exp per session keeps
+        # the payload holds nothing but exp, acl and iss, so a distinct exp per session keeps
         # two logins in the same millisecond from sharing one token
         expires = self._last_exp = max(now_ms() + self._ttl_ms, self._last_exp + 1)
-        token = jwt.encode({"exp": expires, "acl": token_acl}, self._secret, algorithm="HS256",
-                           headers=HEADER, sort_headers=False)
+        token = self._signer.issue({"exp": expires, "acl": token_acl}, headers=HEADER,
+                                   sort_headers=False)
         session = Session(key=str(uuid.uuid4()), expires=expires, token=token, **fields)
         self._by_key[session.key] = session
         owner = session.username.lower()
         keys = [k for k in self._by_user.get(owner, ()) if k in self._by_key]
         keys.append(session.key)
         for old in keys[:-MAX_PER_USER]:
-            del self._by_key[old]
+            self._drop(old)
         self._by_user[owner] = keys[-MAX_PER_USER:]
         return session
 
     def decode(self, token: str) -> dict[str, Any]:
         try:
-            claims = jwt.decode(token, self._secret, algorithms=["HS256"],
-                                options={"verify_exp": False, "verify_iat": False,
-                                         "verify_nbf": False})
-        except jwt.PyJWTError:
+            return self._signer.verify(token, check_exp=False)
+        except TokenInvalid:
             raise BadToken from None
-        if not isinstance(claims, dict):
-            raise BadToken
-        return claims
 
     def get(self, key: str) -> Session | None:
         return self._by_key.get(key)
 
+    def _drop(self, key: str) -> None:
+        if self._by_key.pop(key, None) is not None:
+            for hook in self.on_remove:
+                hook(key)
+
     def remove(self, key: str) -> None:
         """Drop the session and, as the engine did, every expired one."""
-        self._by_key.pop(key, None)
+        self._drop(key)
         now = now_ms()
         for k in [k for k, s in self._by_key.items() if s.expires <= now]:
-            del self._by_key[k]
+            self._drop(k)
         for user in list(self._by_user):
             keys = [k for k in self._by_user[user] if k in self._by_key]
             if keys:

@@ -1,0 +1,24 @@
+"""Everything the Webitel dialect keeps between requests, in one typed object built once in
+`create_apps` and set on each of its applications under `STATE`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.render_cache import RenderCache
+
+from .sessions import Sessions
+from .settings import WebitelSettings
+
+
+@dataclass(slots=True)
+class WebitelState:
+    options: WebitelSettings
+    sessions: Sessions
+    rows: RenderCache[str]  # serialized `show channels` rows by channel version
+    max_body: int  # the gateway's body limit, read once
+
+
+STATE = web.AppKey("webitel", WebitelState)
