@@ -305,18 +305,8 @@ async def test_a_switch_going_down_greys_its_calls(page_of: Opener) -> None:
         assert "ast1 (asterisk): connected" in await page.do(page.text, "switches")
 
 
-async def needs_stream(live: Live) -> None:
-    """Until the engine WebSocket is on the main listener, there is nothing to transfer with."""
-    try:
-        ws = await live.client.ws_connect("/")
-    except Exception:
-        pytest.skip("no Webitel WebSocket at / on this listener yet")
-    await ws.close()
-
-
 async def test_transfer_sends_the_caller_elsewhere(page_of: Opener) -> None:
     async with live_gateway() as live, page_of(live) as page:
-        await needs_stream(live)
         await page.signed_in("alice", "demo-alice")
         a, b = await answered_call(live, "201", "202")
         await page.until(lambda: page.row(a), "the call")
@@ -344,7 +334,6 @@ async def test_transfer_sends_the_caller_elsewhere(page_of: Opener) -> None:
 
 async def test_a_lost_stream_reconnects_by_itself(page_of: Opener) -> None:
     async with live_gateway() as live, page_of(live) as page:
-        await needs_stream(live)
         await page.signed_in("alice", "demo-alice")
         await page.until(lambda: page.text("stream") == "Live", "the live stream")
         runner = live.client.server.runner
@@ -356,3 +345,22 @@ async def test_a_lost_stream_reconnects_by_itself(page_of: Opener) -> None:
                          "that the stream dropped and came back")
         a, _b = await answered_call(live, "201", "202")
         await page.until(lambda: page.row(a), "a call made after the reconnect")
+
+
+async def test_a_reload_keeps_the_session_out_of_the_url(page_of: Opener) -> None:
+    async with live_gateway() as live, page_of(live) as page:
+        await page.signed_in("alice", "demo-alice")
+        await page.until(lambda: page.text("stream") == "Live", "the live stream")
+        await page.do(page.driver.refresh)
+        # no password now: the stream signs in with the REST session's key and token
+        await page.until(lambda: page.text("stream") == "Live", "the stream after a reload")
+        a, _b = await answered_call(live, "201", "202")
+        await page.until(lambda: page.row(a), "a call after the reload")
+        url = await page.do(lambda: page.driver.current_url)
+        assert url == page.base
+        token, key, urls = await page.do(page.driver.execute_script, """
+            const s = JSON.parse(sessionStorage.getItem('callgate.panel.session'));
+            return [s.token, s.key,
+                    performance.getEntriesByType('resource').map((e) => e.name)];""")
+        assert token and key and any("/api/v2/channels" in u for u in urls)
+        assert not [u for u in [url, *urls] if token in u or key in u]
