@@ -364,3 +364,24 @@ async def test_a_reload_keeps_the_session_out_of_the_url(page_of: Opener) -> Non
                     performance.getEntriesByType('resource').map((e) => e.name)];""")
         assert token and key and any("/api/v2/channels" in u for u in urls)
         assert not [u for u in [url, *urls] if token in u or key in u]
+
+
+async def test_root_controls_calls_on_both_switches(page_of: Opener) -> None:
+    async with live_gateway(switches=("fs1", "ast1")) as live, page_of(live) as page:
+        await page.signed_in("root", "demo-admin")
+        fs_a, _ = await answered_call(live, "201", "202")
+        ast_a = await live.ast.place_call("401", "402")
+        await live.until(lambda: (ch := live.gw.store.get(ast_a)) is not None
+                         and bool(ch.other_leg) and ch.state is State.ANSWERED)
+        await page.until(lambda: page.row(fs_a) and page.row(ast_a), "calls of both switches")
+
+        def node(channel_id: str) -> str:
+            tr = page.row(channel_id)
+            return tr.find_element(By.CSS_SELECTOR, "td.node").text if tr else ""
+
+        assert (await page.do(node, fs_a), await page.do(node, ast_a)) == ("fs1", "ast1")
+        await page.until(lambda: "2 live calls" in page.text("count"), "two calls counted")
+        await page.click(ast_a, "Hang up")
+        await live.until(lambda: live.ast.channel(ast_a) is None, wait=WAIT)
+        await page.until(lambda: page.row(ast_a) is None, "the Asterisk call gone")
+        assert await page.do(page.row, fs_a) is not None
