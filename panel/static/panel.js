@@ -41,6 +41,7 @@
     skew: 0,                  // server clock - browser clock, ms
     ws: null, live: false, everLive: false, lost: false, retry: 0,
     pending: new Map(), seq: 0,
+    listAsked: 0, listShown: 0, // list reads sent / the newest one shown
     timers: [], refreshTimer: null, reconnectTimer: null, backTimer: null,
     generation: 0,            // bumps at sign-out, so late answers of a session are ignored
   };
@@ -106,6 +107,7 @@
     st.timers.forEach(clearInterval);
     st.timers = [];
     clearTimeout(st.refreshTimer);
+    st.refreshTimer = null;
     clearTimeout(st.reconnectTimer);
     clearTimeout(st.backTimer);
     if (st.ws) { st.ws.onclose = null; st.ws.close(); st.ws = null; }
@@ -179,22 +181,27 @@
 
   async function refresh() {
     if (!st.session) return;
+    st.listAsked += 1;
+    const mine = st.listAsked;
     let got;
     try {
       got = await api('GET', '/api/v2/channels');
     } catch (e) {
       return;
     }
-    if (got.status !== 200) return;
+    if (got.status !== 200 || mine < st.listShown) return; // a newer list is already shown
+    st.listShown = mine;
     const data = got.body.data || got.body;
     st.rows = new Map((data.rows || []).map((row) => [row.uuid, row]));
     askNodes();
     render();
   }
 
+  // At most one list read per 100 ms however busy the switches are (a debounce would starve
+  // under steady traffic).
   function scheduleRefresh() {
-    clearTimeout(st.refreshTimer);
-    st.refreshTimer = setTimeout(refresh, 100);
+    if (st.refreshTimer) return;
+    st.refreshTimer = setTimeout(() => { st.refreshTimer = null; refresh(); }, 100);
   }
 
   async function askNodes() {
