@@ -262,6 +262,28 @@ async def test_wrong_password_and_expired_session(page_of: Opener) -> None:
                          == "Your session has expired. Sign in again.", "the expired message")
         assert "token" not in await page.do(lambda: page.driver.current_url)
 
+        # signing out ends the session on the server too
+        await page.signed_in("alice", "demo-alice")
+        session = await page.do(page.driver.execute_script,
+                                "return JSON.parse(sessionStorage.getItem("
+                                "'callgate.panel.session'));")
+        await page.do(lambda: page.driver.find_element(By.ID, "signout").click())
+        await page.until(lambda: page.driver.find_element(By.ID, "signin").is_displayed(),
+                         "the sign-in form after signing out")
+        assert await page.do(page.driver.execute_script,
+                             "return sessionStorage.getItem('callgate.panel.session');") is None
+        hdrs = {"X-Access-Token": session["token"], "X-Key": session["key"]}
+
+        async def refused() -> bool:
+            r = await live.client.get("/api/v2/channels", headers=hdrs)
+            return r.status == 401
+
+        for _ in range(100):
+            if await refused():
+                break
+            await asyncio.sleep(0.02)
+        assert await refused()
+
 
 async def test_html_in_a_caller_name_is_text(page_of: Opener,
                                              tmp_path: Path) -> None:
