@@ -375,7 +375,8 @@
     const id = msg['Unique-ID'];
     if (!id) return;
     const call = msg['Channel-Call-UUID'];
-    if (call) st.callOf.set(id, call);
+    if (GONE.has(name)) st.callOf.delete(id);
+    else if (call) st.callOf.set(id, call);
     const row = st.rows.get(id);
     if (row) {
       if (GONE.has(name)) {
