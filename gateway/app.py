@@ -12,6 +12,7 @@ from typing import TypedDict
 from aiohttp import web
 
 import dialects
+import panel
 
 from .context import GATEWAY, Gateway
 from .dialect import DialectApps, Listener
@@ -60,6 +61,7 @@ def build_app(gw: Gateway, *, manage_backends: bool = True) -> web.Application:
     app = web.Application(client_max_size=gw.settings.gateway.max_body)
     app[GATEWAY] = gw
     app.router.add_get("/healthz", healthz)
+    panel.add_routes(app)
     extra: list[Listener] = []
     for name, d in gw.settings.dialects.items():
         if d.enabled and not d.port:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 import dialects
+import panel
 
 from .app import EXTRA_LISTENERS, SERVER_LIMITS, build_app, build_dialect_apps, wait_connected
 from .config import ConfigError, Settings, load, parse_listen
@@ -105,6 +106,7 @@ def _print_demo(gw: Gateway, base: str, connected: bool,
         + ", ".join(f"{b.name}={b.type}@{b.host}:{b.port}" for b in gw.settings.backends) + ")",
         f"  health: curl -s {base}/healthz"
         + ("" if connected else "   (switches still connecting)"),
+        panel.demo_line(base),
     ]
     for name, d in gw.settings.dialects.items():
         if not d.enabled:
