@@ -474,9 +474,12 @@ class AsteriskBackend(ReconnectingBackend):
         listener into the `Bridge` application with it, which pulls it out of where it is."""
         ringing_callee = (target.direction == "outbound" and not target.answered
                           and target.state in (State.RINGING, State.EARLY))
+        # the listener's phone shows who it picks up (the target's caller id)
         return await self.originate(listener, "", variables=variables, channel_id=channel_id,
                                     application="PickupChan" if ringing_callee else "Bridge",
-                                    application_data=_channel_name(target))
+                                    application_data=_channel_name(target),
+                                    caller_id_number=target.caller_id_number,
+                                    caller_id_name=target.caller_id_name)
 
     async def record(self, channel: Channel, action: str = "start", *, path: str | None = None,
                      time_limit: int | None = None) -> Result:

@@ -27,13 +27,18 @@ def load_demo() -> Settings:
 
 
 def _phones(settings: Settings, extensions: tuple[str, ...]) -> tuple[Phone, ...]:
-    """The simulated phones: each device's realm and account (Asterisk's AccountCode)."""
+    """The simulated phones: each device's realm and account (Asterisk's AccountCode), and the
+    display name it is provisioned with: its owner's name from the directory (else the
+    device's), which it sends as its caller id name on every call, in every dialect."""
     accounts = {a.id: a for a in settings.accounts}
+    users = {u.id: u for u in settings.users}
     found: dict[str, Phone] = {}
     for dev in settings.devices:
         if dev.sip_username in extensions:
             acc = accounts[dev.account]
-            found[dev.sip_username] = Phone(dev.sip_username, acc.realm, acc.id)
+            owner = users.get(dev.owner) if dev.owner else None
+            name = owner.name if owner is not None and owner.name else dev.name
+            found[dev.sip_username] = Phone(dev.sip_username, acc.realm, acc.id, name)
     return tuple(found.get(ext, Phone(ext)) for ext in extensions)
 
 

@@ -182,6 +182,14 @@ class AsteriskSimulator(SessionActions, CallActions, OriginateActions):
     def channel_ids(self) -> list[str]:
         return [c.uniqueid for c in self.model.all_channels()]
 
+    def phones_in_calls(self) -> dict[str, int]:
+        """PJSIP phone endpoint -> how many live channels it has (calling or called)."""
+        count: dict[str, int] = {}
+        for ch in self.model.channels.values():
+            if ch.alive and ch.endpoint in self.model.extensions:
+                count[ch.endpoint] = count.get(ch.endpoint, 0) + 1
+        return count
+
     def truth(self) -> dict[str, dict[str, str]]:
         """Uniqueid -> CoreShowChannel fields: what the switch itself believes is up."""
         return {c.uniqueid: dict(self._show_fields(c)) for c in self.model.all_channels()}

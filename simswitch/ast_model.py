@@ -195,11 +195,12 @@ class AsteriskModel:
         self.parking_bridge: Bridge | None = None
         self._uid = itertools.count(1)
         self._chan_seq = itertools.count(1)
-        self._epoch = int(time.time())
 
     # ---- identity -------------------------------------------------------------------------
     def new_uniqueid(self) -> str:
-        base = f"{self._epoch}.{next(self._uid)}"
+        """As ast_channel_alloc: the creation time's unix seconds, a dot, a sequence number
+        that never repeats (prefixed by `systemname-` when asterisk.conf sets one)."""
+        base = f"{int(time.time())}.{next(self._uid)}"
         return f"{self.system_name}-{base}" if self.system_name else base
 
     def find(self, ref: str) -> Channel | None:
