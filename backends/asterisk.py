@@ -10,7 +10,12 @@ win over it (store resync bookkeeping). Choices where AMI has no direct equivale
 * hold: AMI has no Hold action. A dual `Redirect` sends the partner to the music-on-hold
   extension (`hold_extension@hold_context`) and the holder there too, so neither is left alone in
   a dissolving Dial bridge (which hangs the survivor up); unhold `Bridge`s the two back. `Park`
-  was not chosen: it hangs up the parked channel's bridge partner.
+  was not chosen: it hangs up the parked channel's bridge partner. A channel in no bridge (a
+  caller in an IVR, a Local `;1` leg), which FreeSWITCH's uuid_hold also takes, is redirected
+  alone into music on hold; unhold redirects it back to the context, extension and priority
+  `Status` reported before the hold.
+* the extensions those redirects need (`callgate asterisk-dialplan` prints them) are checked with
+  `ShowDialPlan` on every connect: missing ones are named in `last_error` and logged once.
 * play: AMI has no playback action either. PLAYBACK_MEDIA is set on the listening leg(s) and one
   dual `Redirect` sends them to the `playback` extension of `hold_context` (whose dialplan runs
   `Playback(${PLAYBACK_MEDIA})`) and, for a one-leg play, the partner to music on hold, for the
@@ -50,7 +55,7 @@ from gateway.store import ChannelStore
 
 from .ami_mapping import AmiMapper, cause_code, clean
 from .ami_session import AmiSession
-from .asterisk_settings import AsteriskOptions
+from .asterisk_settings import AsteriskOptions, required_extensions
 from .base import ConnState, ReconnectingBackend
 
 log = logging.getLogger("callgate.asterisk")
@@ -125,6 +130,9 @@ class AsteriskBackend(ReconnectingBackend):
                                 on_gone=self._forget)
         self._ami: AmiSession | None = None
         self._held: dict[str, str] = {}  # holder id -> partner id parked in music on hold
+        # a channel held alone -> (context, exten, priority) it was at, to send it back
+        self._lone: dict[str, tuple[str, str, str]] = {}
+        self._dialplan_logged: set[str] = set()  # missing-extension reports already logged
         self._playing: dict[str, _Playing] = {}  # both ids of a pair -> the play they are in
         # channel id -> (file, MixMonitorID or "", time-limit stop timer or None)
         self._mixmonitors: dict[str, tuple[str, str, asyncio.TimerHandle | None]] = {}
@@ -153,11 +161,47 @@ class AsteriskBackend(ReconnectingBackend):
         items = reply if isinstance(reply, list) else []
         self.last_resync = self.store.reconcile(self.name, self.mapper.snapshot(items))
         # channels that ended while we were away get no Hangup: forget them the same way
-        tracked = {*self._held, *self._held.values(), *self._playing, *self._mixmonitors}
+        tracked = {*self._held, *self._held.values(), *self._playing, *self._mixmonitors,
+                   *self._lone}
         for gone in tracked - {ch.id for ch in self.store.by_node(self.name)}:
             self._forget(gone)
+        problem = await self._check_dialplan(ami)
         self.ready.set()
-        await ami.wait_closed()
+        try:
+            await ami.wait_closed()
+        finally:
+            if problem and self.last_error == problem:
+                self.last_error = ""  # the reason the link ended is the link's, not this
+
+    async def _check_dialplan(self, ami: AmiSession) -> str:
+        """ShowDialPlan for each extension hold and play redirect to; the missing ones go to
+        `last_error` (the returned text) and, once per backend, to the log."""
+        ctx = self.options.hold_context
+        missing: list[str] = []
+        for exten in required_extensions(self.options):
+            try:
+                reply = await ami.send({"Action": "ShowDialPlan", "Context": ctx,
+                                        "Extension": exten})
+            except CommandError as exc:
+                log.info("%s: could not check the dialplan: %s", self.name, exc.message)
+                return ""
+            first = reply[0] if isinstance(reply, list) else reply
+            if clean(first.get("Response")).lower() == "success":
+                continue
+            text = clean(first.get("Message"))
+            if "permission denied" in text.lower():  # the manager user may not read config
+                log.info("%s: could not check the dialplan: %s", self.name, text)
+                return ""
+            missing.append(f"{exten}@{ctx}")
+        if not missing:
+            return ""
+        problem = (f"dialplan lacks {', '.join(missing)}: hold and play need them "
+                   f"(`callgate asterisk-dialplan` prints the extensions.conf lines)")
+        self.last_error = problem
+        if problem not in self._dialplan_logged:
+            self._dialplan_logged.add(problem)
+            log.warning("%s: %s", self.name, problem)
+        return problem
 
     def _forget(self, channel_id: str) -> None:
         """The channel is gone (its Hangup, or a resync that no longer lists it): drop every
@@ -165,6 +209,7 @@ class AsteriskBackend(ReconnectingBackend):
         A play keeps its surviving partner's entry, so a later break on it still says that
         the other party has gone."""
         self._held.pop(channel_id, None)
+        self._lone.pop(channel_id, None)
         for holder in [h for h, p in self._held.items() if p == channel_id]:
             del self._held[holder]
         self._playing.pop(channel_id, None)
@@ -244,11 +289,13 @@ class AsteriskBackend(ReconnectingBackend):
                                "Exten": _token(destination, "destination"), "Context": ctx})
 
     async def hold(self, channel: Channel) -> Result:
-        peer = self._peer(channel)
-        if peer is None:
-            raise Rejected("the channel has no bridged peer to hold")
         ext = _token(self.options.hold_extension, "hold extension")
         ctx = _token(self.options.hold_context, "hold context")
+        if channel.id in self._lone:
+            return Result(True, detail="already on hold")
+        peer = self._peer(channel)
+        if peer is None or not self._in_bridge(channel):
+            return await self._hold_alone(channel, ext, ctx)
         result = await self._do({
             "Action": "Redirect", "Channel": _channel_name(peer), "Exten": ext, "Context": ctx,
             "Priority": "1", "ExtraChannel": _channel_name(channel), "ExtraExten": ext,
@@ -257,7 +304,43 @@ class AsteriskBackend(ReconnectingBackend):
         self.mapper.set_held(channel.id, True)
         return result
 
+    def _in_bridge(self, channel: Channel) -> bool:
+        """In a two-party bridge (a parking bridge does not count): a Local `;1` leg has an
+        other leg (its `;2` half) but no bridge."""
+        bridge = self.mapper.bridge_of.get(channel.id)
+        return bridge is not None and bridge not in self.mapper.parking_bridges
+
+    async def _hold_alone(self, channel: Channel, ext: str, ctx: str) -> Result:
+        """Redirect a channel that is in no bridge into music on hold, noting where its
+        dialplan was (Status: Context, Exten, Priority) to send it back on unhold."""
+        if not channel.answered:
+            raise Rejected("the channel is not answered")
+        name = _channel_name(channel)
+        reply = await self.action({"Action": "Status", "Channel": name})
+        classify(reply)
+        status = next((m for m in (reply if isinstance(reply, list) else [reply])
+                       if clean(m.get("Event")).lower() == "status"), None)
+        place = (clean(status.get("Context")), clean(status.get("Exten")),
+                 clean(status.get("Priority"))) if status is not None else ("", "", "")
+        if not (place[0] and place[1]):
+            place = (channel.context, channel.destination, "1")
+        if not (_TOKEN.match(place[0]) and _TOKEN.match(place[1])):
+            raise Rejected("the channel's dialplan place is unknown; it cannot be sent back")
+        result = await self._do({"Action": "Redirect", "Channel": name, "Exten": ext,
+                                 "Context": ctx, "Priority": "1"})
+        self._lone[channel.id] = (place[0], place[1], place[2] if place[2].isdigit() else "1")
+        self.mapper.set_held(channel.id, True)
+        return result
+
     async def unhold(self, channel: Channel) -> Result:
+        place = self._lone.get(channel.id)
+        if place is not None:
+            context, exten, priority = place
+            result = await self._do({"Action": "Redirect", "Channel": _channel_name(channel),
+                                     "Exten": exten, "Context": context, "Priority": priority})
+            self._lone.pop(channel.id, None)
+            self.mapper.set_held(channel.id, False)
+            return result
         partner_id = self._held.get(channel.id)
         partner = self.store.get(partner_id) if partner_id else None
         if partner is None:
@@ -391,9 +474,12 @@ class AsteriskBackend(ReconnectingBackend):
         listener into the `Bridge` application with it, which pulls it out of where it is."""
         ringing_callee = (target.direction == "outbound" and not target.answered
                           and target.state in (State.RINGING, State.EARLY))
+        # the listener's phone shows who it picks up (the target's caller id)
         return await self.originate(listener, "", variables=variables, channel_id=channel_id,
                                     application="PickupChan" if ringing_callee else "Bridge",
-                                    application_data=_channel_name(target))
+                                    application_data=_channel_name(target),
+                                    caller_id_number=target.caller_id_number,
+                                    caller_id_name=target.caller_id_name)
 
     async def record(self, channel: Channel, action: str = "start", *, path: str | None = None,
                      time_limit: int | None = None) -> Result:

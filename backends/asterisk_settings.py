@@ -37,3 +37,32 @@ def parse(sec: Section) -> AsteriskOptions:
         sec.error("secret" if options.username else "username",
                   "required for an asterisk backend")
     return options
+
+
+#: (extension attribute of AsteriskOptions, what it does): what the backend Redirects channels
+#: to, in `hold_context`; checked with ShowDialPlan at connect time.
+REQUIRED_EXTENSIONS = (("hold_extension", "music on hold: hold, and the partner of a one-leg play"),
+                       ("playback_extension", "plays ${PLAYBACK_MEDIA}: play"))
+
+
+def required_extensions(options: AsteriskOptions) -> list[str]:
+    """The extension names the backend needs in `hold_context`, in REQUIRED_EXTENSIONS order."""
+    return [getattr(options, attr) for attr, _ in REQUIRED_EXTENSIONS]
+
+
+def dialplan_snippet(options: AsteriskOptions) -> str:
+    """The `extensions.conf` lines the backend needs: `callgate asterisk-dialplan` prints them.
+
+    Hold redirects a channel into music on hold and sends it back (to its bridge partner, or
+    to the context/extension/priority it was at); play sets PLAYBACK_MEDIA and redirects the
+    listener to the playback extension, which then waits to be sent back."""
+    moh, playback = options.hold_extension, options.playback_extension
+    return (
+        f"; callgate: the extensions the Asterisk backend redirects channels to\n"
+        f"[{options.hold_context}]\n"
+        f"exten => {moh},1,Answer()\n"
+        f" same => n,MusicOnHold(default)\n"
+        f"exten => {playback},1,Answer()\n"
+        f" same => n,Playback(${{PLAYBACK_MEDIA}})\n"
+        f" same => n,Wait(3600)\n"
+    )

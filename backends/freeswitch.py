@@ -254,9 +254,12 @@ class FreeSwitchBackend(ReconnectingBackend):
     async def intercept(self, target: Channel, listener: Endpoint, *,
                         channel_id: str | None = None,
                         variables: Mapping[str, str] | None = None) -> Result:
+        # the listener's phone shows who it picks up, not originate's default 0000000000
         return await self.originate(listener, "", variables=variables, channel_id=channel_id,
                                     application="intercept",
-                                    application_data=_uuid_arg(target.id))
+                                    application_data=_uuid_arg(target.id),
+                                    caller_id_number=target.caller_id_number,
+                                    caller_id_name=target.caller_id_name)
 
     async def record(self, channel: Channel, action: str = "start", *, path: str | None = None,
                      time_limit: int | None = None) -> Result:

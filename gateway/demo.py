@@ -27,17 +27,23 @@ def load_demo() -> Settings:
 
 
 def _phones(settings: Settings, extensions: tuple[str, ...]) -> tuple[Phone, ...]:
-    """The simulated phones: each device's realm and account (Asterisk's AccountCode)."""
+    """The simulated phones: each device's realm and account (Asterisk's AccountCode), and the
+    display name it is provisioned with: its owner's name from the directory (else the
+    device's), which it sends as its caller id name on every call, in every dialect."""
     accounts = {a.id: a for a in settings.accounts}
+    users = {u.id: u for u in settings.users}
     found: dict[str, Phone] = {}
     for dev in settings.devices:
         if dev.sip_username in extensions:
             acc = accounts[dev.account]
-            found[dev.sip_username] = Phone(dev.sip_username, acc.realm, acc.id)
+            owner = users.get(dev.owner) if dev.owner else None
+            name = owner.name if owner is not None and owner.name else dev.name
+            found[dev.sip_username] = Phone(dev.sip_username, acc.realm, acc.id, name)
     return tuple(found.get(ext, Phone(ext)) for ext in extensions)
 
 
-def _spec(settings: Settings, backend: BackendSettings, sw: DemoSwitch) -> SwitchSpec:
+def _spec(settings: Settings, backend: BackendSettings, sw: DemoSwitch,
+          speed: float = 1.0) -> SwitchSpec:
     options = backend.options
     return SwitchSpec(
         name=backend.name, kind=backend.type,
@@ -45,22 +51,25 @@ def _spec(settings: Settings, backend: BackendSettings, sw: DemoSwitch) -> Switc
         secret=getattr(options, "secret", ""),
         phones=_phones(settings, sw.extensions), gateways=sw.gateways,
         calls_per_second=sw.calls_per_second, hold_time=sw.hold_time, max_calls=sw.max_calls,
-        dids=sw.dids, reception_every=sw.reception_every,
+        dids=sw.dids, reception_every=sw.reception_every, speed=speed,
     )
 
 
-def switch_specs(settings: Settings, only: tuple[str, ...] | None = None) -> list[SwitchSpec]:
-    """One simulator per `[[demo.switches]]` entry (or those whose backend `only` names)."""
+def switch_specs(settings: Settings, only: tuple[str, ...] | None = None, *,
+                 speed: float = 1.0) -> list[SwitchSpec]:
+    """One simulator per `[[demo.switches]]` entry (or those whose backend `only` names);
+    `speed` > 1 runs their traffic's simulated time faster (tests)."""
     by_name = {b.name: b for b in settings.backends}
-    return [_spec(settings, by_name[sw.backend], sw) for sw in settings.demo
+    return [_spec(settings, by_name[sw.backend], sw, speed) for sw in settings.demo
             if only is None or sw.backend in only]
 
 
 async def start_switches(settings: Settings, *, traffic: bool = True,
-                         only: tuple[str, ...] | None = None) -> tuple[Settings, Switches]:
+                         only: tuple[str, ...] | None = None,
+                         speed: float = 1.0) -> tuple[Settings, Switches]:
     """Start a simulator for every `[[demo.switches]]` entry (or those named in `only`) and
     return settings whose backends point at them; backends without a simulator are dropped."""
-    specs = switch_specs(settings, only)
+    specs = switch_specs(settings, only, speed=speed)
     switches = await start_simulators(specs, traffic=traffic)
     by_name = {b.name: b for b in settings.backends}
     backends = tuple(

@@ -239,9 +239,44 @@ class CallActions:
         s.ok(act, "Dual Redirect successful" if extra is not None else "Redirect successful")
         ctx, exten = act.get("Context"), act.get("Exten")
         moves = [(ch, ctx, exten)]
+        priorities = {ch.uniqueid: _priority(act.get("Priority"))}
         if extra is not None:  # both legs leave together, so neither is orphaned and hung up
             moves.append((extra, act.get("ExtraContext") or ctx, act.get("ExtraExten") or exten))
-        self.model.redirect(moves)
+            priorities[extra.uniqueid] = _priority(
+                act.get("ExtraPriority") or act.get("Priority"))
+        self.model.redirect(moves, priorities)
+
+    async def _act_showdialplan(self, s: AmiSession, act: Action) -> None:
+        """`ShowDialPlan` [Context] [Extension], as manager_show_dialplan answers: the list
+        start, one ListDialplan per priority, ShowDialPlanComplete; an unknown context or
+        extension is an error and no list."""
+        context, exten = act.get("Context"), act.get("Extension")
+        names = [context] if context else [self.model.context, self.model.trunk_context,
+                                           "default"]
+        found: list[tuple[str, str, list[tuple[str, str]]]] = []
+        for name in names:
+            plan = self.model.dialplan(name)
+            if plan is None:
+                continue
+            found += [(name, e, steps) for e, steps in plan.items() if not exten or e == exten]
+        if context and self.model.dialplan(context) is None:
+            s.error(act, f"Did not find context {context}")
+            return
+        if exten and not found:
+            s.error(act, f"Did not find extension {exten}@{context}" if context
+                    else f"Did not find extension {exten} in any context")
+            return
+        s.list_start(act, "DialPlan list will follow")
+        items = 0
+        for ctx, e, steps in found:
+            for n, (app, data) in enumerate(steps, start=1):
+                s.list_item(act, "ListDialplan", [
+                    ("Context", ctx), ("Extension", e), ("Priority", str(n)),
+                    ("Application", app), ("AppData", data), ("Registrar", "pbx_config")])
+                items += 1
+        s.list_complete(act, "ShowDialPlanComplete", items,
+                        ("ListExtensions", str(len(found))), ("ListPriorities", str(items)),
+                        ("ListContexts", str(len({ctx for ctx, _, _ in found}))))
 
     async def _act_blindtransfer(self, s: AmiSession, act: Action) -> None:
         found = self._transfer_channel(s, act)
@@ -347,6 +382,11 @@ class CallActions:
         self.model.chan_event("DTMFBegin", ch, ("Digit", digit[0]), ("Direction", "Sent"))
         self.model.chan_event("DTMFEnd", ch, ("Digit", digit[0]), ("DurationMs", dur),
                               ("Direction", "Sent"))
+
+
+def _priority(value: str | None) -> int:
+    """A Redirect's Priority: a number (labels are not modelled: they count as 1)."""
+    return int(value) if value and value.isdigit() and int(value) > 0 else 1
 
 
 def _desc(c: Channel) -> str:

@@ -41,6 +41,7 @@ class AsteriskSimulator(SessionActions, CallActions, OriginateActions):
                  moh_exten: str = "moh", playback_exten: str = "playback",
                  park_extens: Iterable[str] = ("park", "700"),
                  busy: Iterable[str] = (), no_answer: Iterable[str] = (),
+                 services: Iterable[str] = (), names: dict[str, str] | None = None,
                  originate_answer_after: float = 0.05, park_timeout: int = 45,
                  timestamps: bool = True) -> None:
         self.username = username
@@ -65,7 +66,8 @@ class AsteriskSimulator(SessionActions, CallActions, OriginateActions):
             extensions=extensions if extensions is not None else {"201": "", "202": ""},
             trunks=trunks, emit=self._emit, schedule=self._schedule, cancel=self._cancel,
             channelvars=channelvars, moh_exten=moh_exten, playback_exten=playback_exten,
-            park_extens=park_extens, busy=busy, no_answer=no_answer, park_timeout=park_timeout)
+            park_extens=park_extens, busy=busy, no_answer=no_answer, park_timeout=park_timeout,
+            services=services, names=names)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, self.host, self._port)
@@ -133,10 +135,12 @@ class AsteriskSimulator(SessionActions, CallActions, OriginateActions):
 
     async def place_call(self, caller: str, callee: str, *, realm: str | None = None,
                          answer_after: float | None = 0.2, bridge: bool = True,
-                         variables: dict[str, str] | None = None) -> str:
-        """A phone (or the trunk) calls ``callee``; returns the A-leg Uniqueid."""
+                         variables: dict[str, str] | None = None,
+                         caller_name: str | None = None) -> str:
+        """A phone (or the trunk) calls ``callee``; returns the A-leg Uniqueid. ``caller_name``
+        is the display name the phone sends (default: its endpoint's callerid name)."""
         del realm
-        a = self.model.inbound(caller, callee, variables)
+        a = self.model.inbound(caller, callee, variables, caller_name)
         self.model.run_exten(a, callee, answer_after=answer_after, bridge=bridge)
         return a.uniqueid
 
@@ -177,6 +181,14 @@ class AsteriskSimulator(SessionActions, CallActions, OriginateActions):
 
     def channel_ids(self) -> list[str]:
         return [c.uniqueid for c in self.model.all_channels()]
+
+    def phones_in_calls(self) -> dict[str, int]:
+        """PJSIP phone endpoint -> how many live channels it has (calling or called)."""
+        count: dict[str, int] = {}
+        for ch in self.model.channels.values():
+            if ch.alive and ch.endpoint in self.model.extensions:
+                count[ch.endpoint] = count.get(ch.endpoint, 0) + 1
+        return count
 
     def truth(self) -> dict[str, dict[str, str]]:
         """Uniqueid -> CoreShowChannel fields: what the switch itself believes is up."""

@@ -164,6 +164,8 @@ class AsteriskModel:
                  channelvars: Iterable[str] = (), moh_exten: str = "moh",
                  playback_exten: str = "playback",
                  park_extens: Iterable[str] = ("park", "700"), busy: Iterable[str] = (),
+                 ivr_extens: Iterable[str] = ("ivr",), services: Iterable[str] = (),
+                 names: dict[str, str] | None = None,
                  no_answer: Iterable[str] = (), context: str = "from-internal",
                  trunk_context: str = "from-trunk", parkinglot_start: int = 701,
                  parkinglot_stop: int = 720, park_timeout: int = 45) -> None:
@@ -177,6 +179,10 @@ class AsteriskModel:
         self.moh_exten = moh_exten
         self.playback_exten = playback_exten
         self.park_extens = set(park_extens)
+        self.ivr_extens = set(ivr_extens)
+        self.services = set(services)  # extensions that answer (a queue, voicemail...)
+        self.names = dict(names or {})  # PJSIP endpoint -> its callerid name (pjsip.conf)
+        self.absent: set[str] = set()  # extensions this dialplan lacks (tests of the check)
         self.busy = set(busy)
         self.no_answer = set(no_answer)
         self.context = context
@@ -189,11 +195,12 @@ class AsteriskModel:
         self.parking_bridge: Bridge | None = None
         self._uid = itertools.count(1)
         self._chan_seq = itertools.count(1)
-        self._epoch = int(time.time())
 
     # ---- identity -------------------------------------------------------------------------
     def new_uniqueid(self) -> str:
-        base = f"{self._epoch}.{next(self._uid)}"
+        """As ast_channel_alloc: the creation time's unix seconds, a dot, a sequence number
+        that never repeats (prefixed by `systemname-` when asterisk.conf sets one)."""
+        base = f"{int(time.time())}.{next(self._uid)}"
         return f"{self.system_name}-{base}" if self.system_name else base
 
     def find(self, ref: str) -> Channel | None:
@@ -269,8 +276,12 @@ class AsteriskModel:
         """Dialplan lookup: extension -> ("ext", endpoint), external number -> ("trunk", trunk),
         moh/playback/park extens -> ("moh"|"playback"|"park", ""); None when the extension does
         not exist."""
-        if dest in self.extensions:
+        if dest in self.absent:
+            return None
+        if dest in self.extensions or dest in self.services:
             return ("ext", dest)
+        if dest in self.ivr_extens:
+            return ("ivr", "")
         if dest == self.moh_exten:
             return ("moh", "")
         if dest == self.playback_exten:
@@ -282,24 +293,48 @@ class AsteriskModel:
             return ("trunk", self.trunks[0])
         return None
 
+    def dialplan(self, context: str) -> dict[str, list[tuple[str, str]]] | None:
+        """The extensions of ``context`` as ``show dialplan`` lists them: exten -> its
+        (application, data) steps from priority 1; None when there is no such context. Every
+        context of the demo dialplan holds the same extensions (routing ignores the context)."""
+        if context not in (self.context, self.trunk_context, "default"):
+            return None
+        plan: dict[str, list[tuple[str, str]]] = {}
+        for ext in [*self.extensions, *sorted(self.services)]:
+            plan[ext] = [("Dial", f"PJSIP/{ext},30")]
+        for ext in sorted(self.ivr_extens):
+            plan[ext] = [("Answer", ""), ("Background", "demo-congrats"), ("WaitExten", "30")]
+        plan[self.moh_exten] = [("Answer", ""), ("MusicOnHold", "default")]
+        plan[self.playback_exten] = [("Answer", ""), ("Playback", "${PLAYBACK_MEDIA}"),
+                                     ("Wait", "3600")]
+        for ext in sorted(self.park_extens):
+            plan[ext] = [("Park", "")]
+        if self.trunks:
+            plan["_X."] = [("Dial", f"PJSIP/${{EXTEN}}@{self.trunks[0]},60")]
+        return {k: v for k, v in plan.items() if k not in self.absent}
+
     # ---- calls ----------------------------------------------------------------------------
-    def inbound(self, caller: str, callee: str, variables: dict[str, str] | None) -> Channel:
+    def inbound(self, caller: str, callee: str, variables: dict[str, str] | None,
+                name: str | None = None) -> Channel:
         """Create the A-leg as the channel driver does when a phone or the trunk sends INVITE."""
         if caller in self.extensions:
             a = self.new_channel(caller, state=RING, context=self.context, exten=callee,
-                                 accountcode=self.extensions[caller], cid_num=caller)
+                                 accountcode=self.extensions[caller], cid_num=caller,
+                                 cid_name=name if name is not None else self.names.get(caller, ""))
         else:
             trunk = self.trunks[0] if self.trunks else "trunk"
             a = self.new_channel(trunk, state=RING, context=self.trunk_context, exten=callee,
-                                 cid_num=caller)
+                                 cid_num=caller, cid_name=name or "")
         for k, v in (variables or {}).items():
             self.set_var(a, k, v)
         return a
 
     def run_exten(self, ch: Channel, exten: str, *, context: str | None = None,
                   answer_after: float | None = 0.2, bridge: bool = True,
-                  ring_timeout: float | None = None, after_goto: bool = False) -> bool:
+                  ring_timeout: float | None = None, after_goto: bool = False,
+                  priority: int = 1) -> bool:
         """Execute ``exten`` on ``ch`` like the demo dialplan; False if it does not exist.
+        ``priority`` > 1 (a Redirect naming one) starts the extension's steps there.
 
         ``after_goto``: a Redirect already announced priority 1 (its Newexten carries the old
         application), so priority 1 runs unannounced, as Asterisk skips a Newexten whose
@@ -319,6 +354,14 @@ class AsteriskModel:
             self.hangup(ch, 1, soft=True)
             return False
         kind, target = r
+        if kind == "ivr":  # Answer, Background(demo-congrats), WaitExten(30)
+            if priority <= 1:
+                first("Answer", "")
+                self.set_state(ch, UP)
+            steps = (("Background", "demo-congrats"), ("WaitExten", "30"))
+            app, data = steps[min(max(priority, 2), 3) - 2]
+            self.newexten(ch, app, data, exten=exten, context=ctx, priority=max(priority, 2))
+            return True
         if kind in ("moh", "playback"):
             first("Answer", "")
             self.set_state(ch, UP)
@@ -622,7 +665,8 @@ class AsteriskModel:
         self.dial(ch, endpoint, "ext", endpoint, answer_after=None, bridge=True,
                   ring_timeout=30)
 
-    def redirect(self, moves: list[tuple[Channel, str, str]]) -> None:
+    def redirect(self, moves: list[tuple[Channel, str, str]],
+                 priorities: dict[str, int] | None = None) -> None:
         """Redirect (AsyncGoto) of one channel or two (ExtraChannel): (channel, context, exten).
 
         As captured (ami_04_redirect_transfer): each bridged channel first gets BRIDGEPEER
@@ -655,7 +699,8 @@ class AsteriskModel:
             if ch.uniqueid in gotos and old_app == "Dial":
                 self.set_var(ch, "DIALSTATUS", "ANSWER")
             ch.dial_peer, ch.is_callee = None, False
-            self.run_exten(ch, exten, context=ctx, after_goto=ch.uniqueid in gotos)
+            self.run_exten(ch, exten, context=ctx, after_goto=ch.uniqueid in gotos,
+                           priority=(priorities or {}).get(ch.uniqueid, 1))
         for b in left:
             rest = list(b.members)
             if len(rest) > 1:

@@ -25,6 +25,11 @@ KINDS = ("freeswitch", "asterisk")
 EXTERNAL_NUMBERS = ["+447700900123", "+37060012345", "+4930123456", "+12025550143",
                     "+639171234567"]
 RECEPTION_CALLERS = ["+37060011111", "+447700900456", "+4930765432", "+33145678901"]
+#: Extensions that answer (a queue, a voicemail box): the transfer targets the platforms' own
+#: examples use, so a documented transfer keeps the call up.
+SERVICES = ("2600", "800")
+#: How long a called phone rings before someone picks up, in seconds.
+RING_TIME = (3.0, 15.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,7 @@ class Phone:
     extension: str
     realm: str = ""  # FreeSWITCH: the SIP domain it registers in
     accountcode: str = ""  # Asterisk: the AccountCode its endpoint carries
+    name: str = ""  # the display name it was provisioned with (its user's name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,8 @@ class SwitchSpec:
     max_calls: int = 12
     dids: tuple[str, ...] = ()  # inbound callers dial these and wait, parked, for an agent
     reception_every: float = 15.0  # seconds between two such callers
+    services: tuple[str, ...] = SERVICES
+    speed: float = 1.0  # simulated seconds per real second (tests run a window faster)
 
 
 @dataclass
@@ -81,15 +89,20 @@ def simulator(spec: SwitchSpec) -> FreeSwitchSimulator | AsteriskSimulator:
     """The spec's simulator on a free loopback port, not started."""
     if spec.kind == "freeswitch":
         return FreeSwitchSimulator(
-            password=spec.password, host="127.0.0.1", port=0, hostname=f"sim-{spec.name}",
+            password=spec.password, host="127.0.0.1", port=0,
+            hostname=f"{spec.name}.example.net",  # FreeSWITCH reports the machine's host name
             extensions={p.extension: p.realm for p in spec.phones}, gateways=list(spec.gateways),
+            services=spec.services,
         )
     if spec.kind == "asterisk":
         return AsteriskSimulator(
             username=spec.username, secret=spec.secret, host="127.0.0.1", port=0,
-            system_name=f"sim-{spec.name}",
+            # no `systemname` in asterisk.conf, as on most installs: Uniqueids are then plain
+            # `1796415075.5` (unix time, a dot, a sequence number)
+            system_name="",
             extensions={p.extension: p.accountcode for p in spec.phones},
-            trunks=list(spec.gateways),
+            trunks=list(spec.gateways), services=spec.services,
+            names={p.extension: p.name for p in spec.phones if p.name},
         )
     raise ValueError(f"no simulator for {spec.kind!r} (known: {', '.join(KINDS)})")
 
@@ -115,13 +128,15 @@ def _start_traffic(switches: Switches, spec: SwitchSpec, sim: Any) -> None:
     gen = TrafficGenerator(
         sim, callers=extensions, callees=extensions, external_numbers=list(EXTERNAL_NUMBERS),
         calls_per_second=spec.calls_per_second, hold_time=spec.hold_time,
-        max_calls=spec.max_calls,
+        max_calls=spec.max_calls, names={p.extension: p.name for p in spec.phones if p.name},
+        ring_time=RING_TIME, lines_per_phone=1, end_strays=True, speed=spec.speed,
     )
     gen.start()
     switches.traffic[spec.name] = gen
     if spec.dids:
         switches.traffic[f"{spec.name}-reception"] = asyncio.create_task(
-            _reception(sim, spec.dids, spec.reception_every, spec.hold_time))
+            _reception(sim, spec.dids, spec.reception_every / spec.speed,
+                       spec.hold_time / spec.speed))
 
 
 async def _reception(sim: Any, dids: tuple[str, ...], every: float, hold: float) -> None:

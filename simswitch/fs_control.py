@@ -27,7 +27,8 @@ class CallControl:
             self, target: str, *, caller: Channel | None, cid_num: str, cid_name: str,
             variables: dict[str, str], uid: str | None = None,
         ) -> tuple[Channel | None, str]: ...
-        def dialstring_for(self, dest: str, *, from_internal: bool) -> str | None: ...
+        def dialstring_for(self, dest: str, *, from_internal: bool,
+                           realm: str = "") -> str | None: ...
         def fire(
             self, name: str, ch: Channel, before: list[tuple[str, str]] | None = None,
             after: list[tuple[str, str]] | None = None, source: str = "",
@@ -157,7 +158,8 @@ class CallControl:
         if dest == "park" or dest.startswith("park"):
             self.park(ch)
             return
-        ds = self.dialstring_for(dest, from_internal=ch.kind != "external" or context != "public")
+        ds = self.dialstring_for(dest, from_internal=ch.kind != "external" or context != "public",
+                                 realm=ch.realm or ch.variables.get("domain_name", ""))
         if ds is None:
             self.complete_app(ch)
             self.hangup(ch, "NO_ROUTE_DESTINATION")

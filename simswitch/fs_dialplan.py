@@ -24,9 +24,15 @@ class Dialplan:
     channels: dict[str, Channel]
     sessions_since_start: int
     _session_ids: Iterator[int]
+    #: Extensions that answer as a queue or voicemail would (the docs' transfer targets), in
+    #: the realm of whoever dials them.
+    services: frozenset[str] = frozenset()
 
     def realm_of(self, ext: str) -> str | None:
         return self.extensions.get(ext)
+
+    def default_realm(self) -> str:
+        return next(iter(self.extensions.values()), "")
 
     def new_channel(
         self,
@@ -96,6 +102,8 @@ class Dialplan:
         if target.startswith("user/"):
             ext, _, realm = target[5:].partition("@")
             known = self.realm_of(ext)
+            if known is None and ext in self.services:
+                known = realm or self.default_realm()
             if known is None or (realm and realm != known):
                 return None, "USER_NOT_REGISTERED"
             ch = self.new_channel(
@@ -159,11 +167,14 @@ class Dialplan:
             "sip_req_host": CARRIER_IP, "sip_from_user": caller, "sip_from_host": CARRIER_IP,
         }
 
-    def dialstring_for(self, dest: str, *, from_internal: bool) -> str | None:
-        """Dialplan `default`: extensions ring the phone, other numbers leave via a gateway."""
-        realm = self.realm_of(dest)
-        if realm is not None:
-            return f"user/{dest}@{realm}"
+    def dialstring_for(self, dest: str, *, from_internal: bool, realm: str = "") -> str | None:
+        """Dialplan `default`: extensions ring the phone, services answer in the caller's
+        realm (`realm`), other numbers leave via a gateway."""
+        known = self.realm_of(dest)
+        if known is not None:
+            return f"user/{dest}@{known}"
+        if dest in self.services:
+            return f"user/{dest}@{realm or self.default_realm()}"
         if from_internal and self.gateways and dest.lstrip("+").isdigit() and len(dest) > 5:
             return f"sofia/gateway/{self.gateways[0]}/{dest}"
         return None

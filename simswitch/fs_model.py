@@ -119,8 +119,10 @@ class SwitchModel(EventSource, Dialplan, CallControl, Tables):
 
     def start_inbound(
         self, caller: str, callee: str, *, realm: str | None, variables: dict[str, str],
+        name: str | None = None,
     ) -> Channel:
-        """A call arriving at the switch: from a registered phone or from a carrier."""
+        """A call arriving at the switch: from a registered phone or from a carrier. `name` is
+        the display name the phone or carrier sends (default: the number)."""
         variables = {k: str(v) for k, v in variables.items()}
         caller_realm = realm or self.realm_of(caller)
         if caller_realm is not None:
@@ -129,14 +131,14 @@ class SwitchModel(EventSource, Dialplan, CallControl, Tables):
             ch = self.new_channel(
                 direction="inbound", kind="internal",
                 name=f"sofia/internal/{caller}@{caller_realm}",
-                cid_num=caller, cid_name=caller, dest=callee, context="default",
+                cid_num=caller, cid_name=name or caller, dest=callee, context="default",
                 variables={**self._internal_vars_in(caller, caller_realm, callee, dest_realm),
                            **variables},
                 username=caller, network_addr=ip, realm=caller_realm, user=caller)
         else:
             ch = self.new_channel(
                 direction="inbound", kind="external", name=f"sofia/external/{caller}@{CARRIER_IP}",
-                cid_num=caller, cid_name=caller, dest=callee, context="public",
+                cid_num=caller, cid_name=name or caller, dest=callee, context="public",
                 variables={
                     "sip_from_user": caller, "sip_from_uri": f"{caller}@{CARRIER_IP}",
                     "sip_from_host": CARRIER_IP, "sip_network_ip": CARRIER_IP,

@@ -227,6 +227,7 @@ class FreeSwitchSimulator(ApiCommands):
         busy: Iterable[str] = (),
         no_answer: Iterable[str] = (),
         answer_after: float = 0.2,
+        services: Iterable[str] = (),
     ) -> None:
         self.password = password
         self.auth_enabled = True
@@ -236,6 +237,7 @@ class FreeSwitchSimulator(ApiCommands):
         self.model = SwitchModel(
             hostname=hostname, extensions=extensions or {}, gateways=gateways or [],
             emit=self._broadcast, busy=busy, no_answer=no_answer, answer_after=answer_after)
+        self.model.services = frozenset(services)
         self.commands: list[str] = []
         self.sessions: set[EslSession] = set()
         self._server: asyncio.Server | None = None
@@ -298,14 +300,16 @@ class FreeSwitchSimulator(ApiCommands):
     async def place_call(
         self, caller: str, callee: str, *, realm: str | None = None,
         answer_after: float | None = 0.2, bridge: bool = True,
-        variables: dict[str, str] | None = None,
+        variables: dict[str, str] | None = None, caller_name: str | None = None,
     ) -> str:
         """Start a call as a phone or carrier would; returns the A-leg uuid.
 
-        bridge=False leaves the A-leg ringing on its own; answering it parks it.
+        bridge=False leaves the A-leg ringing on its own; answering it parks it. `caller_name`
+        is the display name the phone sends (default: its number).
         """
         m = self.model
-        a = m.start_inbound(caller, callee, realm=realm, variables=variables or {})
+        a = m.start_inbound(caller, callee, realm=realm, variables=variables or {},
+                            name=caller_name)
         if not bridge:
             a.on_answer = lambda: m.park(a)
             if answer_after is not None:
@@ -352,6 +356,14 @@ class FreeSwitchSimulator(ApiCommands):
 
     def channel_ids(self) -> list[str]:
         return list(self.model.channels)
+
+    def phones_in_calls(self) -> dict[str, int]:
+        """Registered phone -> how many live legs it has (calling or called)."""
+        count: dict[str, int] = {}
+        for ch in self.model.channels.values():
+            if ch.alive and ch.user in self.model.extensions:
+                count[ch.user] = count.get(ch.user, 0) + 1
+        return count
 
     async def drop_connections(self) -> None:
         for s in list(self.sessions):

@@ -311,7 +311,7 @@ async def test_asterisk_channels_in_freeswitch_words() -> None:
         row = rows[a]
         assert row["state"].startswith("CS_") and row["callstate"] == "ACTIVE"
         assert row["presence_id"] == "401@gamma.example.com" and row["cid_num"] == "401"
-        assert row["hostname"] == "sim-ast1" and row["dialplan"] == "XML"
+        assert row["hostname"] == "ast1" and row["dialplan"] == "XML"
         assert row["created_epoch"].isdigit()
         r = await live.client.put(f"/api/v2/channels/{a}", headers=gus, json={"state": "hold"})
         assert (r.status, await r.json()) == (200, {"status": "OK", "info": "+OK Success\n"})
