@@ -13,6 +13,7 @@ import orjson
 
 from backends.esl_protocol import FrameParser, decode_event, decode_json
 from backends.freeswitch import FreeSwitchBackend
+from backends.freeswitch_settings import FreeSwitchOptions
 from backends.fs_mapping import FsMapper
 from gateway.config import BackendSettings
 from gateway.demo import load_demo
@@ -40,7 +41,8 @@ async def test_subscription_on_the_wire_names_exactly_the_events_the_mapping_han
     sim = FreeSwitchSimulator(password="ClueCon", extensions=EXT, gateways=["carrier1"])
     await sim.start()
     backend = FreeSwitchBackend(
-        BackendSettings(name="fs1", type="freeswitch", port=sim.port, password="ClueCon"),
+        BackendSettings(name="fs1", type="freeswitch", port=sim.port,
+                        options=FreeSwitchOptions(password="ClueCon")),
         ChannelStore())
     await backend.start()
     try:
