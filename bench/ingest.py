@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -90,7 +91,7 @@ async def _record(calls: int) -> bytes:
     return bytes(buf[: -len(tail)])
 
 
-def _replay_server(port_out: mp.connection.Connection, go: mp.Event, stream: bytes) -> None:
+def _replay_server(port_out: mp.connection.Connection, go: Any, stream: bytes) -> None:
     """Child process: speak just enough ESL, then pour the recorded stream out.
 
     Commands are answered by a thread while the main thread blocks on the go signal, so the

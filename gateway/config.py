@@ -1,4 +1,4 @@
-"""The TOML configuration contract (DESIGN.md), parsed into typed, frozen settings.
+"""The TOML configuration contract, parsed into typed, frozen settings.
 
 Every error names the file and the key (`backends[1].port: expected an integer, got "abc"`), and
 all errors are collected before reporting so an operator fixes a file in one pass. Secrets may

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +20,6 @@ class Gateway:
     directory: Directory
     control: Control
     backends: dict[str, SwitchBackend] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)  # per-dialect shared state (sessions...)
 
     @classmethod
     def build(cls, settings: Settings, backends: bool = True) -> Gateway:

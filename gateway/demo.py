@@ -18,7 +18,7 @@ from .config import BackendSettings, DemoSwitch, Settings, load
 __all__ = ["DEMO_CONFIG", "Switches", "load_demo", "start_switches", "switch_specs"]
 
 #: Shipped inside the package so a non-editable install can run `--demo`; `config/demo.toml`
-#: (DESIGN's documented place) is a link to it.
+#: (the documented place) is a link to it.
 DEMO_CONFIG = Path(__file__).resolve().parent / "demo.toml"
 
 

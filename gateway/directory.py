@@ -183,7 +183,7 @@ class Directory:
 
     # --------------------------------------------------------- attribution
     def attribute(self, ch: Channel) -> None:
-        """Set account/owner/device of a channel by DESIGN.md's rules, in order: explicit
+        """Set account/owner/device of a channel by the attribution rules, in order: explicit
         channel variables, SIP username + realm, the dialed DID or device extension, the
         AccountCode; the first that finds an account or a device settles it, and the device's
         own tenant then decides (never across tenants). Legs of a call that nothing

@@ -24,7 +24,7 @@ log = logging.getLogger("callgate.callflow")
 
 RECEPTIONIST = "Receptionist"
 ADMINISTRATOR = "Administrator"
-#: DESIGN.md: agent = Receptionist, admin = Administrator (an admin also answers calls).
+#: The gateway's roles: agent = Receptionist, admin = Administrator (who also answers calls).
 ROLE_GROUPS = {"agent": (RECEPTIONIST,), "admin": (RECEPTIONIST, ADMINISTRATOR)}
 MAX_TOKEN = 512
 

@@ -1,4 +1,4 @@
-"""What a MOR principal may see (DESIGN.md roles): the admin everything, a reseller its account
+"""What a MOR principal may see (the gateway's roles): the admin everything, a reseller its account
 tree, an account admin its account, a user or agent the calls of the devices it owns.
 
 Channels come from the store's indexes for the scope; only the admin reads the whole table.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: callgate role -> Webitel role name (DESIGN.md "Roles across dialects").
+#: callgate role -> Webitel role name (the gateway's roles across dialects).
 ROLE_NAMES = {
     "superduper_admin": "root",
     "reseller": "admin",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .records import TABLES, Record, Value
 
-#: Key order per table: DESIGN's order, then any other key alphabetically.
+#: Key order per table: the configuration reference's order, then any other key alphabetically.
 ORDER = {
     "accounts": ("id", "number", "name", "realm", "parent", "api_key", "mor_api_secret",
                  "superduper", "language", "timezone"),
