@@ -177,6 +177,7 @@ def decode_json(body: bytes) -> Event:
 
 #: FreeSWITCH writes the event name first: `{"Event-Name":"CHANNEL_STATE",...`
 _NAME_PREFIX = b'{"Event-Name":"'
+_to_builtins = msgspec.to_builtins
 
 
 class LeanDecoder:
@@ -203,7 +204,7 @@ class LeanDecoder:
         if decoder is None:
             return None
         try:
-            ev: Event = msgspec.to_builtins(decoder(body))
+            ev: Event = _to_builtins(decoder(body))
         except msgspec.MsgspecError:
             return None
         return ev

@@ -97,6 +97,7 @@ _LEAN = LeanDecoder({
        for name, keys in READS.items()},
     "CHANNEL_DESTROY": ("Unique-ID",),  # `_destroy` reads the uid only, known channel or not
 })
+_lean = _LEAN.decode
 
 
 def _us(value: Any) -> float:
@@ -229,6 +230,7 @@ class FsMapper:
 
     def __init__(self, store: ChannelStore, node: str) -> None:
         self.store = store
+        self._get = store.get  # bound once: looked up for every event
         self.node = node
         self._gone: OrderedDict[str, None] = OrderedDict()
         self.events = 0
@@ -249,14 +251,14 @@ class FsMapper:
         """A `text/event-json` body as `handle` needs it: for a channel the store has (most
         events), only the headers handling reads; otherwise the whole event, because a
         channel first seen by a later event is built from every field it carries."""
-        ev = _LEAN.decode(body)
+        ev = _lean(body)
         if ev is None:
             return decode_json(body)
         name = ev["Event-Name"]
         if name == "CHANNEL_DESTROY":
             return ev
         uid = ev.get("Unique-ID")
-        if uid and uid not in self._gone and self.store.get(uid) is None:
+        if uid and uid not in self._gone and self._get(uid) is None:
             return decode_json(body)
         if name in _NO_VARIABLES and "variable_uuid" in ev:
             return decode_json(body)
@@ -275,7 +277,7 @@ class FsMapper:
         if not uid or uid in self._gone:
             return
         self.events += 1
-        ch = self.store.get(uid)
+        ch = self._get(uid)
         if ch is None and handler is not self._create:
             # a channel born before we subscribed (or during a resync): every channel event
             # carries the whole channel block, so it is known from here on

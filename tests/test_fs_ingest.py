@@ -175,3 +175,22 @@ def test_event_frames_split_anywhere_give_the_same_messages(fixtures_dir: Path) 
         assert pieces == whole and parser.buffered == 0
     assert sum(m.content_type == "text/event-json" for m in whole) == 199
     assert all(isinstance(m.body, bytes) for m in whole)
+
+
+def test_state_event_with_variables_is_decoded_whole() -> None:
+    """A switch with `verbose_events` puts channel variables on every event; the lean decode of
+    CHANNEL_STATE leaves them out, so such an event must be read whole."""
+    base = {"Unique-ID": "u1", "Channel-Name": "sofia/internal/201@acme.example.com",
+            "Call-Direction": "inbound", "Answer-State": "ringing"}
+    create = orjson.dumps({"Event-Name": "CHANNEL_CREATE", **base, "Channel-State": "CS_INIT"})
+    state = orjson.dumps({"Event-Name": "CHANNEL_STATE", **base, "Channel-State": "CS_ROUTING",
+                          "variable_uuid": "u1", "variable_callgate_queue": "sales",
+                          "variable_sip_from_user": "201"})
+    _same_store_either_way([create, state])
+    store, mapper = _store()
+    mapper.handle(mapper.decode(create))
+    ev = mapper.decode(state)
+    assert ev["variable_callgate_queue"] == "sales"
+    mapper.handle(ev)
+    ch = store.get("u1")
+    assert ch is not None and (ch.variables or {}).get("callgate_queue") == "sales"
