@@ -21,6 +21,7 @@ from .context import Gateway
 from .demo import DEMO_CONFIG, start_switches
 from .importers import PLATFORMS, run
 from .logins import login_notes
+from .scale import RedisUnavailable
 
 log = logging.getLogger("callgate")
 
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(settings, args.demo))
-    except ListenError as exc:
+    except (ListenError, RedisUnavailable) as exc:
         print(f"callgate: {exc}", file=sys.stderr)
         return 2
     return 0
