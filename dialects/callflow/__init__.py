@@ -28,6 +28,9 @@ def build_state(gw: Gateway, options: CallflowSettings) -> CallflowState:
         """Another gateway instance assigned (or released) a call."""
         if agent is not None:
             calls.current[agent] = channel_id
+        else:
+            for number in [n for n, cid in calls.current.items() if cid == channel_id]:
+                del calls.current[number]
         notifier.touch(channel_id)
 
     calls = Calls(gw.directory, assigned=gw.shared.map("callflow.assigned", on_remote=remote))

@@ -318,11 +318,12 @@ class Cluster:
                     node.last_id = entry_id.decode()
                     self._entry(node, data.get(b"d", b""))
 
-    def _bad(self, node: str, what: str) -> None:
-        key = f"{node}:{what}"
+    def _bad(self, node: str, what: str, detail: str = "") -> None:
+        key = f"{node}:{what}"  # one line per node and kind, whatever the details vary
         if key not in self._warned:
             self._warned.add(key)
-            log.warning("%s: stream entry skipped: %s (said once)", node, what)
+            log.warning("%s: stream entry skipped: %s%s (said once)", node, what,
+                        f" ({detail[:80]})" if detail else "")
 
     def _entry(self, node: _Node, data: bytes) -> None:
         try:
@@ -349,7 +350,7 @@ class Cluster:
             else:
                 raise records.BadRecord(f"kind {str(kind)[:20]}")
         except (records.BadRecord, KeyError, TypeError, AttributeError) as exc:
-            self._bad(node.name, f"malformed channel ({exc})")
+            self._bad(node.name, "malformed channel", str(exc))
             return
         if not isinstance(seq, int) or not isinstance(epoch, str):
             self._bad(node.name, "malformed sequence")
