@@ -161,6 +161,7 @@ class Cluster:
         key = LEASE.format(node.name)
         ttl_ms = max(100, int(self.lease_ttl * 1000))
         while True:
+            lost = False
             try:
                 async with asyncio.timeout(self.link.timeout * 2):
                     if node.holding:
@@ -170,16 +171,17 @@ class Cluster:
                                                              px=ttl_ms)
                             if mine:
                                 self._dump(node.name)
-                        if not mine:
-                            log.warning("%s: lease lost to another instance", node.name)
-                            await self._drop(node)
-                        elif await self.link.redis.getdel(WANT.format(node.name)):
+                        lost = not mine
+                        if mine and await self.link.redis.getdel(WANT.format(node.name)):
                             self._dump(node.name)
                     elif self._may_take() and await self.link.redis.set(
                             key, self.instance, nx=True, px=ttl_ms):
                         self._hold(node)
             except FAILURES as exc:
                 self.link.failed(exc)
+            if lost:  # outside the Redis timeout: closing the event connection takes its time
+                log.warning("%s: lease lost to another instance", node.name)
+                await self._drop(node)
             await asyncio.sleep(self.lease_ttl / 3)
 
     def _may_take(self) -> bool:
