@@ -296,3 +296,36 @@ async def test_rate_limit_bucket_is_shared() -> None:
         assert await a.gw.shared.hit("login:alice", 60) == 1
         assert await b.gw.shared.hit("login:alice", 60) == 2
         assert await a.gw.shared.hit("login:bob", 60) == 1
+
+
+async def test_a_holder_cut_off_from_its_switch_hands_the_lease_over() -> None:
+    """A reaches the switch through a proxy that is then cut; B reaches it directly. The
+    lease moves to B, and both list the switch's table."""
+    import dataclasses
+
+    from .redis_util import StallProxy
+
+    async with pair(0) as p:
+        fs = p.switches.sims["fs1"]
+        proxy = StallProxy(fs.port)
+        await proxy.start()
+        direct = p.settings
+        p.settings = dataclasses.replace(direct, backends=tuple(
+            dataclasses.replace(b, port=proxy.port) for b in direct.backends))
+        a = await p.add()
+        p.settings = direct
+        b = await p.add()
+        assert a.gw.scale is not None and a.gw.scale.holds() == ["fs1"]
+        first = await fs.place_call("201", "202", realm="acme.example.com")
+        await until(lambda: first in b.gw.store)
+        await proxy.stop()  # A can no longer reach the switch
+        scale = b.gw.scale
+        assert scale is not None
+
+        async def moved() -> bool:
+            return scale.holds() == ["fs1"] and event_subscribers(fs) == 1
+
+        await eventually(moved, 10)
+        second = await fs.place_call("203", "201", realm="acme.example.com")
+        await until(lambda: all(set(table(i.gw, "fs1")) == set(fs.channel_ids())
+                                for i in (a, b)) and second in a.gw.store)

@@ -13,7 +13,10 @@ every node's stream to its own store.
 * Redis down: the holder keeps ingesting into its own store and lists are served from memory
   everywhere; when Redis returns the holder re-asserts its lease (or drops its subscription if
   another took it) and publishes a dump. An instance that cannot renew sees the lease expire
-  and another take it.
+  and another take it. After an outage nobody takes a free lease for one lease time, so a
+  Redis restarted empty leaves each switch with the holder it had.
+* A holder whose event connection has not been up for three lease times releases the lease
+  and leaves it to the others for three more: an instance that can reach the switch takes it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.store import Change, ChangeKind, ChannelStore
-from gateway.switch import SwitchBackend
+from gateway.switch import ConnState, SwitchBackend
 
 from . import records
 from .link import FAILURES, RedisLink, client
@@ -78,6 +81,8 @@ class _Node:
     seq: int = 0
     last_id: str = "0-0"
     seen: tuple[str, int] = ("", 0)  # (epoch, seq) of the last entry applied
+    down_since: float = 0.0  # loop time our event connection was last seen not up
+    resting_until: float = 0.0  # after handing the lease over: leave it to the others
 
 
 class Cluster:
@@ -174,7 +179,7 @@ class Cluster:
                         lost = not mine
                         if mine and await self.link.redis.getdel(WANT.format(node.name)):
                             self._dump(node.name)
-                    elif self._may_take() and await self.link.redis.set(
+                    elif self._may_take(node) and await self.link.redis.set(
                             key, self.instance, nx=True, px=ttl_ms):
                         self._hold(node)
             except FAILURES as exc:
@@ -182,17 +187,40 @@ class Cluster:
             if lost:  # outside the Redis timeout: closing the event connection takes its time
                 log.warning("%s: lease lost to another instance", node.name)
                 await self._drop(node)
+            elif node.holding and self._cannot_reach(node):
+                log.warning("%s: the switch is unreachable from here; lease handed over",
+                            node.name)
+                await self._drop(node)
+                node.resting_until = asyncio.get_running_loop().time() + 3 * self.lease_ttl
+                with contextlib.suppress(*FAILURES):
+                    async with asyncio.timeout(self.link.timeout):
+                        await self.link.redis.eval(_RELEASE, 1, key, self.instance)
             await asyncio.sleep(self.lease_ttl / 3)
 
-    def _may_take(self) -> bool:
+    def _may_take(self, node: _Node) -> bool:
         """Not within one lease time after an outage: a Redis that restarted empty has lost
-        the leases, and their holders, still subscribed, get that long to re-assert them."""
+        the leases, and their holders, still subscribed, get that long to re-assert them.
+        Nor while resting after handing a lease over."""
+        now = asyncio.get_running_loop().time()
         since = self.link.recovered_at
-        return not since or asyncio.get_running_loop().time() - since >= self.lease_ttl
+        return (not since or now - since >= self.lease_ttl) and now >= node.resting_until
+
+    def _cannot_reach(self, node: _Node) -> bool:
+        """Our event connection has not been up for three lease times: another instance may
+        reach the switch where we cannot, so the lease should move."""
+        now = asyncio.get_running_loop().time()
+        events = node.events
+        if events is not None and events.state is ConnState.CONNECTED:
+            node.down_since = 0.0
+            return False
+        if not node.down_since:
+            node.down_since = now
+        return now - node.down_since >= 3 * self.lease_ttl
 
     def _hold(self, node: _Node) -> None:
         log.info("%s: lease taken; this instance ingests its events", node.name)
         node.holding = True
+        node.down_since = 0.0
         node.epoch = uuid.uuid4().hex[:12]
         node.seq = 0
         backend = self._events_backend(node.name)
