@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from multiprocessing.synchronize import Event as EventLike
 
 import aiohttp
 from aiohttp import web
@@ -145,8 +146,8 @@ def reads_per_second(bases: list[str], token: str, clients: int, seconds: float)
 
 
 # ------------------------------------------------------------------ delay
-def _observer(fs_port: int, url: str, out: multiprocessing.Queue, ready: multiprocessing.Event,
-              stop: multiprocessing.Event) -> None:
+def _observer(fs_port: int, url: str, out: multiprocessing.Queue, ready: EventLike,
+              stop: EventLike) -> None:
     """The non-holding instance, in a process of its own as in production: reports when each
     new channel lands in its store (perf_counter is the system's monotonic clock on Linux,
     the same in every process)."""
