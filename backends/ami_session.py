@@ -175,8 +175,10 @@ class AmiSession:
     def __init__(self, host: str, port: int, username: str, secret: str, *,
                  on_event: EventCallback, md5: bool = True, connect_timeout: float = 3.0,
                  command_timeout: float = 5.0, ping_interval: float = 10.0,
-                 ping_timeout: float | None = None, max_message: int = MAX_MESSAGE) -> None:
+                 ping_timeout: float | None = None, max_message: int = MAX_MESSAGE,
+                 events: str = "on") -> None:
         self.host, self.port = host, port
+        self.events = events  # the Login's `Events`: "off" for a command-only connection
         self.username, self._secret = username, secret
         self.md5 = md5
         self.connect_timeout = connect_timeout
@@ -233,7 +235,8 @@ class AmiSession:
             self._pinger = asyncio.create_task(self._watchdog(), name="ami-ping")
 
     async def _login(self) -> None:
-        action: dict[str, Any] = {"Action": "Login", "Username": self.username, "Events": "on"}
+        action: dict[str, Any] = {"Action": "Login", "Username": self.username,
+                                  "Events": self.events}
         if self.md5:
             reply = await self.send({"Action": "Challenge", "AuthType": "MD5"})
             challenge = reply.get("Challenge", "") if isinstance(reply, Message) else ""
@@ -268,8 +271,12 @@ class AmiSession:
         data = dict(fields)
         if not any(k.lower() == "async" for k in data):
             data["Async"] = "false"  # defect 1: panoramisk reads it for "successfully queued"
+        # without events (a command-only connection) an async Originate's OriginateResponse
+        # never comes: the reply that it is queued is the whole answer
+        single = self.events == "off" and str(data.get("Action", "")).lower() == "originate"
         action = Action(data)
-        fut = self.manager.send_action(action)  # as_list=None: panoramisk detects lists
+        # as_list=None: panoramisk detects lists
+        fut = self.manager.send_action(action, as_list=False if single else None)
         try:
             async with asyncio.timeout(timeout if timeout is not None else self.command_timeout):
                 return await asyncio.shield(fut)

@@ -151,8 +151,16 @@ class AsteriskBackend(ReconnectingBackend):
         ami = AmiSession(s.host, s.port, self.options.username, self.options.secret,
                          on_event=self._on_event,
                          connect_timeout=s.connect_timeout, command_timeout=s.command_timeout,
-                         ping_interval=s.ping_interval)
+                         ping_interval=s.ping_interval,
+                         events="on" if self.subscribe_events else "off")
         self._ami = ami
+        if not self.subscribe_events:  # command connection: the store is fed elsewhere
+            await ami.connect()
+            self.mapper.set_version(ami.version)
+            self._connected()
+            self.ready.set()
+            await ami.wait_closed()
+            return
         self.store.begin_resync(self.name)  # events from the login on are newer than the list
         await ami.connect()
         self.mapper.set_version(ami.version)
@@ -225,6 +233,8 @@ class AsteriskBackend(ReconnectingBackend):
         await super().stop()
 
     def _on_event(self, msg: Message) -> None:
+        if not self.subscribe_events:
+            return
         try:
             self.mapper.handle(msg)
         except Exception as exc:  # one odd event must not cost the connection

@@ -68,6 +68,9 @@ class ReconnectingBackend(ABC):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.ready = asyncio.Event()  # set on every successful (re)sync
+        # False: a command connection only (scale-out: another connection, held by lease,
+        # subscribes to the switch's events and feeds the store)
+        self.subscribe_events = True
 
     def health(self) -> dict[str, Any]:
         return {

@@ -114,6 +114,11 @@ class FreeSwitchBackend(ReconnectingBackend):
                                        wait=s.connect_timeout, decode=self.mapper.decode)
         self._esl = esl
         self._connected()
+        if not self.subscribe_events:  # command connection: background job results only
+            await esl.subscribe(["BACKGROUND_JOB"], wait=s.command_timeout)
+            self.ready.set()
+            await self._watch(esl)
+            return
         await esl.subscribe(list(EVENTS), wait=s.command_timeout)
         self.store.begin_resync(self.name)
         snapshot = await self._snapshot(esl)  # on failure the next connect restarts the resync
@@ -159,6 +164,8 @@ class FreeSwitchBackend(ReconnectingBackend):
         raise ConnectionResetError("switch did not answer a keepalive")
 
     def _on_event(self, ev: Event) -> None:
+        if not self.subscribe_events:
+            return  # a command connection never feeds the store
         try:
             self.mapper.handle(ev)
         except Exception as exc:  # one odd event must not cost the connection

@@ -26,7 +26,11 @@ async def healthz(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     report = [b.health() for b in gw.backends.values()]
     ok = all(b.state is ConnState.CONNECTED for b in gw.backends.values())
-    return web.json_response({"backends": report}, status=200 if ok else 503)
+    body: dict[str, object] = {"backends": report}
+    if gw.scale is not None:
+        body["redis"] = gw.scale.health()
+        ok = ok and gw.scale.link.up
+    return web.json_response(body, status=200 if ok else 503)
 
 
 def _mount(app: web.Application, gw: Gateway, name: str) -> list[Listener]:
@@ -88,10 +92,14 @@ def build_dialect_apps(gw: Gateway) -> list[tuple[str, int, web.Application]]:
 
 async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
     gw = app[GATEWAY]
+    if gw.scale is not None:
+        await gw.scale.start()  # RedisUnavailable: one line, before anything else starts
     for backend in gw.backends.values():
         await backend.start()
     yield
     await asyncio.gather(*(b.stop() for b in gw.backends.values()), return_exceptions=True)
+    if gw.scale is not None:
+        await gw.scale.stop()
 
 
 async def wait_connected(gw: Gateway, wait: float = 10.0) -> bool:
@@ -99,5 +107,7 @@ async def wait_connected(gw: Gateway, wait: float = 10.0) -> bool:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(wait):
             await asyncio.gather(*(b.ready.wait() for b in gw.backends.values()))
+            if gw.scale is not None:  # and every node's table is in the store
+                await gw.scale.wait_synced()
             return True
     return False

@@ -33,6 +33,7 @@ from .demo import DEMO_CONFIG, start_switches
 from .dialect import Listener
 from .importers import PLATFORMS, run
 from .logins import login_notes
+from .scale import RedisUnavailable
 
 log = logging.getLogger("callgate")
 
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(settings, args.demo))
-    except ListenError as exc:
+    except (ListenError, RedisUnavailable) as exc:
         print(f"callgate: {exc}", file=sys.stderr)
         return 2
     return 0

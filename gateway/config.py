@@ -204,6 +204,7 @@ class GatewaySettings:
     token_secret: str = field(default="", repr=False)
     token_ttl: int = 3600
     redis_url: str = field(default="", repr=False)
+    redis_lease_ttl: float = 5.0  # seconds a node's ingest lease outlives its silent holder
     max_body: int = 1 << 20  # bytes; larger request bodies are refused by every dialect
 
 
@@ -412,6 +413,16 @@ def _numbers(sections: list[Section]) -> list[int]:
     return result
 
 
+def _redis_url(gw: Section) -> str:
+    """`redis_url` (or `redis_url_env`): a URL redis-py opens, checked at start, never shown."""
+    url = gw.secret("redis_url", "")
+    if url and not (isinstance(url, str) and url.split("://", 1)[0] in (
+            "redis", "rediss", "unix") and "://" in url):
+        gw.error("redis_url", "expected redis://HOST:PORT/DB, rediss://... or unix://PATH")
+        return ""
+    return str(url or "")
+
+
 def parse(data: Mapping[str, Any], path: str = "<config>",
           origins: Mapping[str, list[tuple[str, int]]] | None = None) -> Settings:
     errors: list[str] = []
@@ -429,7 +440,8 @@ def parse(data: Mapping[str, Any], path: str = "<config>",
         host=host, port=port,
         token_secret=token_secret,
         token_ttl=gw.int("token_ttl", 3600, minimum=1),
-        redis_url=gw.secret("redis_url", ""),
+        redis_url=_redis_url(gw),
+        redis_lease_ttl=gw.float("redis_lease_ttl", 5.0, minimum=0.3),
         max_body=gw.int("max_body", 1 << 20, minimum=1024),
     )
     gw.done()

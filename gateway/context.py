@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from .config import Settings
 from .control import Control
 from .directory import Directory
+from .scale.shared import MemoryShared, SharedState
 from .store import ChannelStore
 from .switch import SwitchBackend
+
+if TYPE_CHECKING:
+    from .scale.cluster import Cluster
 
 
 @dataclass
@@ -20,6 +25,9 @@ class Gateway:
     directory: Directory
     control: Control
     backends: dict[str, SwitchBackend] = field(default_factory=dict)
+    # what dialects grant (sessions, tokens, assignments): in Redis with `redis_url`, else memory
+    shared: SharedState = field(default_factory=MemoryShared)
+    scale: Cluster | None = None  # with `redis_url`: leases, node streams, shared state
 
     @classmethod
     def build(cls, settings: Settings, backends: bool = True) -> Gateway:
@@ -32,7 +40,29 @@ class Gateway:
 
             made = {b.name: switch_backends.create_backend(b, store) for b in settings.backends}
         control = Control(store, made, directory)
-        return cls(settings, store, directory, control, made)
+        gw = cls(settings, store, directory, control, made)
+        if settings.gateway.redis_url:
+            gw._scale_out(backends)
+        return gw
+
+    def _scale_out(self, backends: bool) -> None:
+        """Several instances over one Redis (DESIGN "Scale"): each backend keeps a command
+        connection only; the lease holder of a node opens its event connection."""
+        import backends as switch_backends
+
+        from .scale.cluster import Cluster
+
+        by_name = {b.name: b for b in self.settings.backends}
+        for backend in self.backends.values():
+            backend.subscribe_events = False  # type: ignore[attr-defined]
+
+        def events_backend(node: str) -> SwitchBackend:
+            return switch_backends.create_backend(by_name[node], self.store)
+
+        g = self.settings.gateway
+        self.scale = Cluster(g.redis_url, self.store, list(by_name) if backends else [],
+                             events_backend, lease_ttl=g.redis_lease_ttl)
+        self.shared = self.scale.shared
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

@@ -24,7 +24,16 @@ from .state import STATE, CallflowState
 
 
 def build_state(gw: Gateway, options: CallflowSettings) -> CallflowState:
-    calls = Calls(gw.directory)
+    def remote(channel_id: str, agent: int | None) -> None:
+        """Another gateway instance assigned (or released) a call."""
+        if agent is not None:
+            calls.current[agent] = channel_id
+        else:
+            for number in [n for n, cid in calls.current.items() if cid == channel_id]:
+                del calls.current[number]
+        notifier.touch(channel_id)
+
+    calls = Calls(gw.directory, assigned=gw.shared.map("callflow.assigned", on_remote=remote))
     view = View(gw, calls)
     notifier = Notifier(gw.store, calls, view)
     return CallflowState(

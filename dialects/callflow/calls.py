@@ -7,6 +7,7 @@ original kept it in a user->call map too), cleared when the channel goes.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -37,7 +38,8 @@ class Calls:
     """Per-gateway call-flow-control call state (part of `CallflowState`)."""
 
     directory: Directory
-    assigned: dict[str, int] = field(default_factory=dict)  # channel id -> agent number
+    # channel id -> agent number; shared by every gateway instance
+    assigned: MutableMapping[str, int] = field(default_factory=dict)
     current: dict[int, str] = field(default_factory=dict)  # agent number -> channel id
     transfers: set[frozenset[str]] = field(default_factory=set)  # requested bridges
     transferred: set[str] = field(default_factory=set)  # legs bridged by a transfer

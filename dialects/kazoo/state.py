@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -21,14 +22,16 @@ class KazooState:
     options: KazooSettings
     signer: TokenSigner
     items: Items  # per-channel rendered list/detail items
-    revoked: dict[str, int] = field(default_factory=dict)  # token fingerprint -> its exp
+    # token fingerprint -> its exp; shared by every gateway instance
+    revoked: MutableMapping[str, int] = field(default_factory=dict)
     verified: VerifiedTokens = field(default_factory=VerifiedTokens)  # token -> (exp, claims)
 
     @classmethod
     def build(cls, gw: Gateway, options: KazooSettings) -> KazooState:
         return cls(gw=gw, options=options,
                    signer=TokenSigner(gw.settings.gateway.token_secret, "kazoo"),
-                   items=Items(gw.store, gw.directory))
+                   items=Items(gw.store, gw.directory),
+                   revoked=gw.shared.map("kazoo.revoked"))
 
 
 STATE = web.AppKey("kazoo", KazooState)

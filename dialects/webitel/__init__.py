@@ -25,7 +25,7 @@ def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:
     signer = TokenSigner(gw.settings.gateway.token_secret, ISSUER)
     state = WebitelState(
         options=options,
-        sessions=Sessions(signer, options.session_days),
+        sessions=Sessions(signer, options.session_days, gw.shared),
         # the realm comes from the channel's account, which the directory keeps fixed
         rows=RenderCache(lambda ch: row_json(ch, scope.realm_of(gw, ch)), gw.store),
         max_body=gw.settings.gateway.max_body,

@@ -9,12 +9,14 @@ is off and the guard checks it.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, MutableMapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from gateway.scale.shared import Codec, SharedState
 from gateway.tokens import TokenInvalid, TokenSigner
 
 HEADER = {"typ": "JWT", "alg": "HS256"}
@@ -54,6 +56,10 @@ class Session:
         return body
 
 
+SESSION_CODEC: Codec[Session] = Codec(lambda s: json.dumps(asdict(s)),
+                                      lambda raw: Session(**json.loads(raw)))
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -66,10 +72,13 @@ class Sessions:
     """Sessions by key, in the dialect's state. `on_remove` hears of every session that ends
     (logout, expiry sweep, eviction), so sockets opened with it can end too."""
 
-    def __init__(self, signer: TokenSigner, days: int) -> None:
+    def __init__(self, signer: TokenSigner, days: int, shared: SharedState | None = None
+                 ) -> None:
         self._signer = signer
         self._ttl_ms = days * 86_400_000
-        self._by_key: dict[str, Session] = {}
+        # shared: every gateway instance honours (and revokes) a session another one made
+        self._by_key: MutableMapping[str, Session] = (
+            {} if shared is None else shared.map("webitel.sessions", SESSION_CODEC, self._remote))
         self._by_user: dict[str, list[str]] = {}
         self._last_exp = 0
         self._decoded: dict[str, dict[str, Any]] = {}
@@ -109,6 +118,11 @@ class Sessions:
                 del decoded[next(iter(decoded))]
             decoded[token] = claims
         return dict(claims)
+
+    def _remote(self, key: str, session: Session | None) -> None:
+        if session is None:  # logged out on another instance: its sockets end here too
+            for hook in self.on_remove:
+                hook(key)
 
     def get(self, key: str) -> Session | None:
         return self._by_key.get(key)
