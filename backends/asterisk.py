@@ -189,7 +189,8 @@ class AsteriskBackend(ReconnectingBackend):
             if clean(first.get("Response")).lower() == "success":
                 continue
             text = clean(first.get("Message"))
-            if "permission denied" in text.lower():  # the manager user may not read config
+            if text.lower().startswith(("permission denied", "invalid/unknown command")):
+                # the manager user may not read the dialplan: nothing to conclude
                 log.info("%s: could not check the dialplan: %s", self.name, text)
                 return ""
             missing.append(f"{exten}@{ctx}")

@@ -182,6 +182,11 @@ class AsteriskSimulator(SessionActions, CallActions, OriginateActions):
     def channel_ids(self) -> list[str]:
         return [c.uniqueid for c in self.model.all_channels()]
 
+    def call_of(self, uid: str) -> str:
+        """The call a channel belongs to: its Linkedid (the first channel's Uniqueid)."""
+        ch = self.model.find(uid)
+        return ch.linkedid if ch is not None else uid
+
     def phones_in_calls(self) -> dict[str, int]:
         """PJSIP phone endpoint -> how many live channels it has (calling or called)."""
         count: dict[str, int] = {}

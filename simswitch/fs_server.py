@@ -357,6 +357,11 @@ class FreeSwitchSimulator(ApiCommands):
     def channel_ids(self) -> list[str]:
         return list(self.model.channels)
 
+    def call_of(self, channel_id: str) -> str:
+        """The call a leg belongs to: its A-leg's uuid (Call-UUID), or its own."""
+        ch = self.model.channels.get(channel_id)
+        return ch.call_uuid if ch is not None else channel_id
+
     def phones_in_calls(self) -> dict[str, int]:
         """Registered phone -> how many live legs it has (calling or called)."""
         count: dict[str, int] = {}

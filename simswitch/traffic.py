@@ -1,8 +1,8 @@
 """Synthetic call traffic for any switch simulator (FreeSWITCH or Asterisk flavour).
 
 Only the duck-typed surface `place_call`, `hangup`, `hold`, `unhold`, `channel_ids` (and, when the
-simulator has it, `phones_in_calls`) is used, so the same generator drives every simulator. A
-seeded random.Random makes runs repeatable.
+simulator has them, `phones_in_calls` and `call_of`) is used, so the same generator drives every
+simulator. A seeded random.Random makes runs repeatable.
 
 What makes it look like people at desk phones (the demo turns each on): a phone calls with the
 display name it was provisioned with (`names`); it takes one call at a time (`lines_per_phone`,
@@ -244,10 +244,12 @@ class TrafficGenerator:
                 self.live.discard(cid)
 
     async def _end_strays(self) -> None:
-        """Hang up channels the generator did not place once they have lasted as long as a
-        person would stay on the line: longer than any generated call can (the longest ring
-        plus 1.5 to 2.5 times hold_time), so the generator's own legs end by themselves first."""
-        longest_ring = self.ring_time[1] if self.ring_time is not None else 0.0
+        """Hang up calls the generator did not place once they have lasted as long as one it
+        places would: ringing plus 0.5 to 1.5 times hold_time from when they were first seen.
+        A simulator that says which call a leg belongs to (`call_of`) lets the generator's own
+        legs be told apart; without it every stray gets the longest generated life and more."""
+        call_of = getattr(self.sim, "call_of", None)
+        ring = self.ring_time or (0.0, 0.0)
         loop = asyncio.get_running_loop()
         deadline: dict[str, float] = {}
         while True:
@@ -257,11 +259,16 @@ class TrafficGenerator:
                 if cid not in present:
                     del deadline[cid]
             for cid in present:
-                if cid in self.live:
+                if cid in self.live or (callable(call_of) and call_of(cid) in self.live):
+                    deadline.pop(cid, None)  # a leg of a generated call: it ends by itself
                     continue
                 due = deadline.get(cid)
                 if due is None:
-                    life = longest_ring + self._stray_rng.uniform(1.5, 2.5) * self.hold_time
+                    if callable(call_of):
+                        life = (self._stray_rng.uniform(*ring)
+                                + self._stray_rng.uniform(0.5, 1.5) * self.hold_time)
+                    else:
+                        life = ring[1] + self._stray_rng.uniform(1.5, 2.5) * self.hold_time
                     deadline[cid] = now + life
                 elif now >= due:
                     del deadline[cid]

@@ -170,3 +170,22 @@ async def test_showdialplan_has_the_captures_shape_and_errors(sim: AsteriskSimul
             "Error", "Did not find extension moh@default")
     finally:
         await c.close()
+
+
+async def test_a_manager_user_without_dialplan_rights_concludes_nothing(
+        sim: AsteriskSimulator, caplog: pytest.LogCaptureFixture) -> None:
+    async def refuse(s: Any, act: Any) -> None:
+        s.error(act, "Permission denied")
+
+    sim._act_showdialplan = refuse  # type: ignore[method-assign]
+    b = AsteriskBackend(settings(sim.port), ChannelStore())
+    caplog.set_level(logging.INFO, logger="callgate.asterisk")
+    await b.start()
+    try:
+        await asyncio.wait_for(b.ready.wait(), 3)
+        assert b.health()["last_error"] == "" and b.health()["state"] == "connected"
+        assert any("could not check the dialplan: Permission denied" in r.getMessage()
+                   for r in caplog.records)
+        assert not any(r.levelno >= logging.WARNING for r in caplog.records)
+    finally:
+        await b.stop()
