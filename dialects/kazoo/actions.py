@@ -69,6 +69,13 @@ def _transfer_type(get: Lookup) -> str:
     return "blind"
 
 
+def _need_peer(cb: Crossbar, ch: Channel, key: str, value: str) -> None:
+    """A command on the other leg of a channel that has none is the client's mistake: 400,
+    before anything reaches the switch (whose refusal would read as a 500)."""
+    if cb.gw.store.peer(ch) is None:
+        raise errors.validation(key, "invalid", "Channel has no other leg", target=value)
+
+
 async def transfer(cb: Crossbar, ch: Channel, get: Lookup, *, need_bridge: bool = True) -> None:
     if need_bridge and not ch.bridged:
         raise errors.validation("other_leg_call_id", "required", "Channel is not bridged")
@@ -76,6 +83,8 @@ async def transfer(cb: Crossbar, ch: Channel, get: Lookup, *, need_bridge: bool 
     if not target:
         raise errors.validation("target", "required", "No target destination specified")
     kind, leg = _transfer_type(get), _leg(get)
+    if leg != "self":
+        _need_peer(cb, ch, "leg", leg)
     if kind == "attended":
         await _run(ch, cb.gw.control.attended_transfer(ch.id, target))
     else:
@@ -209,7 +218,10 @@ async def _play(cb: Crossbar, ch: Channel, get: Lookup) -> None:
     media = _text(get, "id")
     if not media:
         raise errors.validation("data.id", "required", errors.REQUIRED)
-    leg = {"self": "aleg", "peer": "bleg", "both": "both"}[_text(get, "leg") or "both"]
+    name = _text(get, "leg") or "both"
+    leg = {"self": "aleg", "peer": "bleg", "both": "both"}[name]
+    if name == "peer":
+        _need_peer(cb, ch, "leg", name)
     await _run(ch, cb.gw.control.play(ch.id, media, leg=leg))
 
 
