@@ -108,6 +108,14 @@ class Control:
             raise NotFound(f"no such channel {channel_id}")
         return ch
 
+    def _answered(self, channel_id: str) -> Channel:
+        """The channel, for a command only an answered call can take (hold, an attended
+        transfer): one still ringing is the caller's mistake, not the switch's failure."""
+        ch = self.channel(channel_id)
+        if not ch.answered:
+            raise InvalidArgument("channel is not answered")
+        return ch
+
     def _peer_of(self, ch: Channel) -> Channel:
         """The channel's other leg, for a command aimed at it; a channel with none is the
         caller's mistake (InvalidArgument), not something to send the switch."""
@@ -158,15 +166,17 @@ class Control:
 
     async def attended_transfer(self, channel_id: str, destination: str, *,
                                 context: str | None = None) -> Result:
-        ch = self.channel(channel_id)
+        if not destination:
+            raise InvalidArgument("no transfer destination")
+        ch = self._answered(channel_id)
         return await self.backend_for(ch).attended_transfer(ch, destination, context=context)
 
     async def hold(self, channel_id: str) -> Result:
-        ch = self.channel(channel_id)
+        ch = self._answered(channel_id)
         return await self.backend_for(ch).hold(ch)
 
     async def unhold(self, channel_id: str) -> Result:
-        ch = self.channel(channel_id)
+        ch = self._answered(channel_id)
         return await self.backend_for(ch).unhold(ch)
 
     async def park(self, channel_id: str) -> Result:

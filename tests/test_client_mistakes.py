@@ -59,6 +59,38 @@ async def test_kazoo_metaflow_bleg_on_a_bridged_leg_still_runs() -> None:
         assert sent(live, n) == [f"api uuid_transfer {a} -bleg 2600 XML default"]
 
 
+async def test_kazoo_commands_a_ringing_leg_cannot_take() -> None:
+    """Hold, resume and an attended transfer need an answered call; a recording stop needs a
+    recording: Kazoo's 400 validation error, not a 500."""
+    async with live_gateway() as live:
+        alice = await login(live.client, "alice", "Acme")
+        live.fs.model.no_answer.add("202")
+        a = await live.fs.place_call("201", "202")
+        def ringing() -> str:
+            return next((ch.id for ch in live.gw.store.all() if ch.other_leg == a), "")
+
+        await live.until(lambda: bool(ringing()))
+        b = ringing()
+        leg = live.gw.store.get(b)
+        assert leg is not None and not leg.answered
+        n = len(live.fs.commands)
+        for flow in ('{"module":"hold"}', '{"module":"resume"}',
+                     '{"module":"hold_control","data":{"action":"hold"}}',
+                     '{"module":"transfer","data":{"target":"2600","transfer_type":"attended"}}'):
+            status, doc = await act(live, alice, b, f'{{"action":"metaflow","data":{flow}}}',
+                                    method="PUT")
+            assert status == 400, (flow, doc)
+            assert doc["data"] == {"action": {"invalid": {
+                "message": "channel is not answered"}}}, doc
+        assert sent(live, n) == []
+        c, _ = await answered_call(live, "203", "204")
+        status, doc = await act(live, alice, c, '{"action":"metaflow","data":{"module":'
+                                '"record_call","data":{"action":"stop"}}}', method="PUT")
+        assert status == 400, doc
+        assert doc["data"] == {"action": {"invalid": {
+            "message": "Nothing is recording the channel", "target": "stop"}}}
+
+
 # ------------------------------------------------------------------------------ call-flow
 
 async def test_callflow_transfer_before_the_destination_answers() -> None:
@@ -69,7 +101,7 @@ async def test_callflow_transfer_before_the_destination_answers() -> None:
         a = await queued_caller(live)
         status, body = await post(live, f"/call/{a}/pickup", DAN)
         assert status == 200, body
-        await live.until(lambda: bool(store.get(a).other_leg))
+        await live.until(lambda: bool((ch := store.get(a)) and ch.other_leg))
         live.fs.model.no_answer.add("202")
         status, body = await post(live, "/call/originate/202/reception/3/contact/1", DAN)
         assert status == 200, body

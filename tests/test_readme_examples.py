@@ -4,13 +4,14 @@ drift from what the gateway answers.
 Every block fenced ```sh in README.md and in the dialects' READMEs is an example meant to run
 against the demo (blocks that set up, test, benchmark or talk to another platform are fenced
 ```shell and only shown). A file's `sh` blocks run in order in one bash, with the demo's
-address in place of `http://127.0.0.1:8000`; each command (a line, with its `\\` continuations)
-must exit 0, every HTTP answer it gets must be below 400 (the last one, for a command that
-polls with `until`) unless its expected output names the status, and an expected output must match the shape of the last answer. An expected output is
-a comment, at the end of the command's last line or alone on the next line, of the form
-`# [STATUS] {...}` (also `[...]`, `"..."`, `<tag>...`): JSON where `...` (or `..`) stands for
-any value, or, as the last member, for more members; `<word>` inside a string stands for any
-text. An XML expectation names the root element and elements the answer must hold.
+address in place of `http://127.0.0.1:8000`. Each command (a line, with its `\\`
+continuations) must exit 0; every HTTP answer it gets must be below 400 (only the last one, for
+a command that polls with `until`) unless its expected output names the status; an expected
+output must match the shape of the last answer. An expected output is a comment, at the end of
+the command's last line or alone on the next line, of the form `# [STATUS] {...}` (also
+`[...]`, `"..."`, `<tag>...`): JSON where `...` (or `..`) stands for any value, or, as the last
+member, for more members; `<word>` inside a string stands for any text. An XML expectation
+names the root element and elements the answer must hold.
 """
 
 from __future__ import annotations
@@ -292,7 +293,8 @@ def demo() -> Iterator[str]:
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the demo did not come up:\n{proc.stdout.read() if proc.stdout else ''}")
+                log = proc.stdout.read() if proc.stdout else ""
+                pytest.fail(f"the demo did not come up:\n{log}")
             time.sleep(0.2)
         yield base
     finally:
@@ -356,7 +358,8 @@ def check(cmd: Command, i: int, readme: str, out: Path) -> str | None:
 
 
 def test_the_parser_reads_commands_and_expectations() -> None:
-    text = ("```sh\nA=1   # a note\ncurl -s $B/x \\\n  -d '{\"a\": \"#x\"}'   # 201 {\"data\": ..., ...}\n"
+    text = ("```sh\nA=1   # a note\ncurl -s $B/x \\\n"
+            "  -d '{\"a\": \"#x\"}'   # 201 {\"data\": ..., ...}\n"
             "curl -s $B/healthz\n# {\"backends\": [...]}\n```\n```shell\nnot run\n```\n")
     cmds = commands(text)
     assert [c.text.split()[0] for c in cmds] == ["A=1", "curl", "curl"]

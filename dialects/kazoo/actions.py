@@ -237,7 +237,17 @@ async def _record_call(cb: Crossbar, ch: Channel, get: Lookup) -> None:
     if action == "toggle":
         action = "stop" if cb.gw.control.recording(ch.id) is not None else "start"
     # the metaflow schema already refused a time_limit that is not an integer of at least 1
-    await _run(ch, cb.gw.control.record(ch.id, action, time_limit=get("time_limit")))
+    try:
+        await cb.gw.control.record(ch.id, action, time_limit=get("time_limit"))
+    except control.Rejected:
+        if action != "stop":
+            raise errors.from_command(control.Rejected(), ch.id) from None
+        # both switches refuse a stop only when nothing records the channel: the client's
+        # mistake about the channel's state
+        raise errors.validation("action", "invalid", "Nothing is recording the channel",
+                                target=action) from None
+    except control.CommandError as exc:
+        raise errors.from_command(exc, ch.id) from None
 
 
 async def _metaflow_transfer(cb: Crossbar, ch: Channel, get: Lookup) -> None:
