@@ -5,6 +5,7 @@ redirect to; the simulator's ShowDialPlan compared with the Asterisk 22 capture.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from backends.asterisk import AsteriskBackend
 from gateway.control import Endpoint, Rejected
 from gateway.store import ChannelStore
 from simswitch.ami_server import AsteriskSimulator
+from tests.harness import live_gateway
 from tests.test_asterisk_backend import last, settings
 from tests.test_sim_ami_server import Client
 
@@ -189,3 +191,26 @@ async def test_a_manager_user_without_dialplan_rights_concludes_nothing(
         assert not any(r.levelno >= logging.WARNING for r in caplog.records)
     finally:
         await b.stop()
+
+
+async def test_webitel_holds_an_asterisk_phone_alone_in_an_ivr() -> None:
+    """Through a dialect, as FreeSWITCH's uuid_hold would answer it: +OK, not -ERR."""
+    def only_webitel(s: Any) -> Any:
+        return dataclasses.replace(s, dialects={"webitel": s.dialects["webitel"]})
+
+    async with live_gateway(edit=only_webitel, switches=("ast1",)) as live:
+        r = await live.client.post("/login", json={"username": "gus@gamma.example.com",
+                                                   "password": "demo-gus"})
+        login = await r.json()
+        gus = {"X-Access-Token": login["token"], "X-Key": login["key"]}
+        uid = await live.ast.place_call("401", "ivr")
+        await live.until(lambda: (c := live.gw.store.get(uid)) is not None and c.answered
+                         and c.application == "Background")
+        for state, held, app in (("hold", True, "MusicOnHold"),
+                                 ("unhold", False, "Background")):
+            r = await live.client.put(f"/api/v2/channels/{uid}", headers=gus,
+                                      json={"state": state})
+            assert (r.status, (await r.json())["status"]) == (200, "OK")
+            await live.until(lambda app=app: live.gw.store.get(uid).application == app)
+            assert live.gw.store.get(uid).held is held
+        assert uid in live.ast.channel_ids()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -34,6 +35,7 @@ SPEED = 40.0  # simulated seconds per real second
 NAMES = {"201": "Alice Smith", "202": "Bob Jones", "203": "Carol Agent", "204": "Dan Agent",
          "301": "Erin Beta", "205": "Bob Jones", "401": "Gus Gamma", "402": "Test User #1"}
 ACME = "acme.example.com"
+ACME_ID = "a0000000000000000000000000000003"
 
 
 async def until(pred: Callable[[], Any], wait: float = 10.0) -> None:
@@ -102,20 +104,35 @@ async def test_a_window_of_demo_traffic_looks_like_people_at_desk_phones() -> No
     assert names_by_number and all(NAMES[n] == name for n, name in names_by_number.items())
 
 
-async def test_names_reach_every_dialects_channel_view() -> None:
-    async with live_gateway(switches=("fs1", "ast1")) as live:
-        a = await live.fs.place_call("201", "202", caller_name="Alice Smith")
-        b = await live.ast.place_call("401", "402")  # the endpoint's own callerid name
-        await live.until(lambda: all((c := live.gw.store.get(x)) is not None and c.answered
-                                     for x in (a, b)))
-        fs_a, ast_a = live.gw.store.get(a), live.gw.store.get(b)
-        assert fs_a is not None and ast_a is not None
-        assert (fs_a.caller_id_name, fs_a.caller_id_number) == ("Alice Smith", "201")
-        assert (ast_a.caller_id_name, ast_a.caller_id_number) == ("Gus Gamma", "401")
-        for x in (a, b):  # the called phone's leg shows the caller's name too
-            ch = live.gw.store.get(x)
-            peer = live.gw.store.peer(ch) if ch is not None else None
-            assert peer is not None and peer.caller_id_name in ("Alice Smith", "Gus Gamma")
+async def test_directory_names_reach_kazoo_and_webitel_channel_lists() -> None:
+    """The demo's own traffic (its generator, names from the directory) seen over HTTP."""
+    async with fast_demo() as (gw, switches):
+        gen = switches.traffic["fs1"]
+        await until(lambda: any(r.caller in ("201", "202", "203", "204") and r.channel_id
+                                and gw.store.get(r.channel_id) is not None for r in gen.calls))
+        client = TestClient(TestServer(build_app(gw, manage_backends=False)))
+        await client.start_server()
+        try:
+            cred = hashlib.md5(b"alice:demo-alice").hexdigest()
+            r = await client.put("/v2/user_auth", json={"data": {"credentials": cred,
+                                                                 "account_name": "Acme"}})
+            token = (await r.json())["auth_token"]
+            r = await client.get(f"/v2/accounts/{ACME_ID}/channels",
+                                 headers={"X-Auth-Token": token})
+            kazoo = [(c.get("caller_id_number"), c.get("caller_id_name")) for c in
+                     (await r.json())["data"]]
+            r = await client.post("/login", json={"username": "alice@acme.example.com",
+                                                  "password": "demo-alice"})
+            login = await r.json()
+            r = await client.get("/api/v2/channels", headers={"X-Access-Token": login["token"],
+                                                              "X-Key": login["key"]})
+            webitel = [(row["cid_num"], row["cid_name"]) for row in
+                       (await r.json())["data"]["rows"]]
+        finally:
+            await client.close()
+    for rows in (kazoo, webitel):
+        phones = [(num, name) for num, name in rows if num in NAMES]
+        assert phones and all(name == NAMES[num] for num, name in phones), rows
 
 
 async def test_calls_placed_through_the_api_end_after_a_realistic_time() -> None:
