@@ -38,7 +38,8 @@ READMES = ["README.md", "dialects/kazoo/README.md", "dialects/webitel/README.md"
            "dialects/mor/README.md", "dialects/callflow/README.md"]
 DOC_BASE = "http://127.0.0.1:8000"
 FENCE = re.compile(r"^```sh\n(.*?)^```", re.M | re.S)
-EXPECT = re.compile(r"^(?:(\d{3})\s+)?([\[{<\"].*)$")
+#: `# [STATUS] SHAPE`, the shape possibly after some words and a colon ("rings phone 203: {...}")
+EXPECT = re.compile(r"(?:^|:\s+)(?:(\d{3})\s+)?([\[{<\"].*)$")
 STATUS_MARK = "@@HTTP "
 POLL = re.compile(r"\buntil\b")  # a command that polls: only its last answer must succeed
 
@@ -71,7 +72,7 @@ def _trailing_comment(line: str) -> str | None:
 
 
 def _expectation(cmd: Command, comment: str) -> None:
-    m = EXPECT.match(comment)
+    m = EXPECT.search(comment)
     if m:
         cmd.status = int(m.group(1)) if m.group(1) else None
         cmd.expect = m.group(2)
@@ -365,6 +366,8 @@ def test_the_parser_reads_commands_and_expectations() -> None:
     assert [c.text.split()[0] for c in cmds] == ["A=1", "curl", "curl"]
     assert (cmds[1].status, cmds[1].expect) == (201, '{"data": ..., ...}')
     assert cmds[0].expect is None and cmds[2].expect == '{"backends": [...]}'
+    cmds = commands('```sh\nx   # rings a phone: 403 {"a": 1}\ny   # see: the list\n```\n')
+    assert (cmds[0].status, cmds[0].expect) == (403, '{"a": 1}') and cmds[1].expect is None
 
 
 @pytest.mark.parametrize("expected, actual, ok", [
