@@ -108,6 +108,22 @@ class Control:
             raise NotFound(f"no such channel {channel_id}")
         return ch
 
+    def _answered(self, channel_id: str) -> Channel:
+        """The channel, for a command only an answered call can take (hold, an attended
+        transfer): one still ringing is the caller's mistake, not the switch's failure."""
+        ch = self.channel(channel_id)
+        if not ch.answered:
+            raise InvalidArgument("channel is not answered")
+        return ch
+
+    def _peer_of(self, ch: Channel) -> Channel:
+        """The channel's other leg, for a command aimed at it; a channel with none is the
+        caller's mistake (InvalidArgument), not something to send the switch."""
+        peer = self.store.peer(ch)
+        if peer is None:
+            raise InvalidArgument("channel has no other leg")
+        return peer
+
     def backend_for(self, channel: Channel) -> SwitchBackend:
         return self.backend(channel.node)
 
@@ -141,20 +157,26 @@ class Control:
                        leg: str = "self") -> Result:
         if leg not in TRANSFER_LEGS:
             raise InvalidArgument(f"bad leg {leg}")
+        if not destination:
+            raise InvalidArgument("no transfer destination")
         ch = self.channel(channel_id)
+        if leg != "self":
+            self._peer_of(ch)
         return await self.backend_for(ch).transfer(ch, destination, context=context, leg=leg)
 
     async def attended_transfer(self, channel_id: str, destination: str, *,
                                 context: str | None = None) -> Result:
-        ch = self.channel(channel_id)
+        if not destination:
+            raise InvalidArgument("no transfer destination")
+        ch = self._answered(channel_id)
         return await self.backend_for(ch).attended_transfer(ch, destination, context=context)
 
     async def hold(self, channel_id: str) -> Result:
-        ch = self.channel(channel_id)
+        ch = self._answered(channel_id)
         return await self.backend_for(ch).hold(ch)
 
     async def unhold(self, channel_id: str) -> Result:
-        ch = self.channel(channel_id)
+        ch = self._answered(channel_id)
         return await self.backend_for(ch).unhold(ch)
 
     async def park(self, channel_id: str) -> Result:
@@ -167,6 +189,8 @@ class Control:
 
     async def play(self, channel_id: str, media: str, *, leg: str = "aleg") -> Result:
         ch = self.channel(channel_id)
+        if leg in ("bleg", "holdb"):
+            self._peer_of(ch)
         return await self.backend_for(ch).play(ch, media, leg=leg)
 
     async def send_dtmf(self, channel_id: str, digits: str) -> Result:
@@ -175,6 +199,8 @@ class Control:
 
     async def bridge(self, channel_id: str, other_id: str) -> Result:
         ch, other = self.channel(channel_id), self.channel(other_id)
+        if ch.id == other.id:
+            raise InvalidArgument("cannot bridge a channel to itself")
         if ch.node != other.node:
             raise Unsupported("cannot bridge channels on different switches")
         return await self.backend_for(ch).bridge(ch, other)

@@ -77,16 +77,16 @@ async def test_form_nested_3000_levels_deep(client: tuple[Gateway, TestClient],
 
 async def test_json_nested_3000_levels_deep(client: tuple[Gateway, TestClient],
                                             caplog: pytest.LogCaptureFixture) -> None:
-    """A JSON body is not a source of parameters for MOR (Rails would not read it for this
-    API either); nested 3,000 deep it changes nothing, on both services."""
+    """A JSON body is read for parameters, as Rails reads it; nested 3,000 deep it cannot be,
+    and the XML API says so in its own shape; the v2 service reads no body and is not
+    disturbed by one."""
     _, api = client
     caplog.set_level(logging.DEBUG)
     deep = b"[" * 3000 + b"]" * 3000
     headers = {"Content-Type": "application/json"}
     resp = await api.post(CALLS, params={"u": "admin", "hash": ADMIN_HASH}, data=deep,
                           headers=headers)
-    assert resp.status == 200
-    assert etree.fromstring(await resp.read()).tag == "page"
+    assert await status_error(resp) == "Parameters could not be read"
     resp = await api.delete(DROP, data=deep, headers=headers)
     assert resp.status == 401
     assert await resp.json() == {"status": "error", "error": "Authorization token is missing"}

@@ -33,6 +33,7 @@ from .notify import Notifier
 from .render import View
 
 GONE = "At least one of the calls were no longer available"
+NOT_ANSWERED = "Destination has not answered yet"
 
 
 class Commands:
@@ -165,8 +166,16 @@ class Commands:
         except CommandError as exc:
             raise self._failed(exc, ch.id, f"{ch.id} may already be hung up.") from None
 
+    def check_reception(self, agent: Agent, reception_id: int) -> None:
+        """A reception is an organization: only the agent's own may be named (another's, or
+        one that does not exist, is the same 404, and no call is placed)."""
+        account = self.gw.directory.account(agent.account_id)
+        if account is None or account.number != reception_id:
+            raise not_found(f"Reception {reception_id} not found.")
+
     async def originate(self, agent: Agent, extension: str, reception_id: int,
                         contact_id: int, context: str | None = None) -> dict[str, Any]:
+        self.check_reception(agent, reception_id)
         if not agent.extension:
             raise CallflowError(UNHANDLED, "User has no peer registered")
         await self.implicit_park(agent)
@@ -194,10 +203,14 @@ class Commands:
 
     async def transfer(self, agent: Agent, source: str, destination: str) -> None:
         src, dst = self.view.visible(agent, source), self.view.visible(agent, destination)
-        if src is None or dst is None or src is dst:
+        if src is None or dst is None:
             raise not_found(GONE)
+        if src is dst:
+            raise bad_parameters("Source and destination are the same call.")
         self.check_owner(agent, src)
         self.check_owner(agent, dst)
+        if not (src.answered and dst.answered):
+            raise _bridge_failed(NOT_ANSWERED)
         await self._bridge(agent, src, dst)
 
     async def _bridge(self, agent: Agent, src: Channel, dst: Channel) -> None:
@@ -221,8 +234,12 @@ class Commands:
         if current.direction == "inbound" and current.id not in self.calls.agent_legs:
             raise _bridge_failed("Cannot transfer to an inbound call.")
         dst = self.held_by(agent)
-        if dst is None:
-            raise _bridge_failed("Destination hung up before process could complete")
+        if dst is None or not dst.answered:
+            # the agent's own leg, or the far party, has not answered yet: the client asked too
+            # early (a 400), not a hangup
+            if self._gone(current.id):
+                raise _bridge_failed("Destination hung up before process could complete")
+            raise _bridge_failed(NOT_ANSWERED)
         src = self.view.visible(agent, source)
         if src is None:
             raise _bridge_failed("Call on hold hung up")

@@ -69,6 +69,13 @@ def _transfer_type(get: Lookup) -> str:
     return "blind"
 
 
+def _need_peer(cb: Crossbar, ch: Channel, key: str, value: str) -> None:
+    """A command on the other leg of a channel that has none is the client's mistake: 400,
+    before anything reaches the switch (whose refusal would read as a 500)."""
+    if cb.gw.store.peer(ch) is None:
+        raise errors.validation(key, "invalid", "Channel has no other leg", target=value)
+
+
 async def transfer(cb: Crossbar, ch: Channel, get: Lookup, *, need_bridge: bool = True) -> None:
     if need_bridge and not ch.bridged:
         raise errors.validation("other_leg_call_id", "required", "Channel is not bridged")
@@ -76,6 +83,8 @@ async def transfer(cb: Crossbar, ch: Channel, get: Lookup, *, need_bridge: bool 
     if not target:
         raise errors.validation("target", "required", "No target destination specified")
     kind, leg = _transfer_type(get), _leg(get)
+    if leg != "self":
+        _need_peer(cb, ch, "leg", leg)
     if kind == "attended":
         await _run(ch, cb.gw.control.attended_transfer(ch.id, target))
     else:
@@ -209,7 +218,10 @@ async def _play(cb: Crossbar, ch: Channel, get: Lookup) -> None:
     media = _text(get, "id")
     if not media:
         raise errors.validation("data.id", "required", errors.REQUIRED)
-    leg = {"self": "aleg", "peer": "bleg", "both": "both"}[_text(get, "leg") or "both"]
+    name = _text(get, "leg") or "both"
+    leg = {"self": "aleg", "peer": "bleg", "both": "both"}[name]
+    if name == "peer":
+        _need_peer(cb, ch, "leg", name)
     await _run(ch, cb.gw.control.play(ch.id, media, leg=leg))
 
 
@@ -225,7 +237,17 @@ async def _record_call(cb: Crossbar, ch: Channel, get: Lookup) -> None:
     if action == "toggle":
         action = "stop" if cb.gw.control.recording(ch.id) is not None else "start"
     # the metaflow schema already refused a time_limit that is not an integer of at least 1
-    await _run(ch, cb.gw.control.record(ch.id, action, time_limit=get("time_limit")))
+    try:
+        await cb.gw.control.record(ch.id, action, time_limit=get("time_limit"))
+    except control.Rejected:
+        if action != "stop":
+            raise errors.from_command(control.Rejected(), ch.id) from None
+        # both switches refuse a stop only when nothing records the channel: the client's
+        # mistake about the channel's state
+        raise errors.validation("action", "invalid", "Nothing is recording the channel",
+                                target=action) from None
+    except control.CommandError as exc:
+        raise errors.from_command(exc, ch.id) from None
 
 
 async def _metaflow_transfer(cb: Crossbar, ch: Channel, get: Lookup) -> None:
