@@ -11,17 +11,32 @@ from dataclasses import dataclass
 
 from aiohttp import hdrs, web
 
+from gateway.audit import set_actor
 from gateway.directory import User
 from gateway.endpoint import Endpoint, add_endpoints
 
 from . import calls, filters, listing, render
-from .auth import api_keys, authenticate, check_password, find_users, hash_matches
-from .errors import FilterError, UndefinedMethod
+from .auth import (
+    ACCESS_DENIED,
+    api_keys,
+    authenticate,
+    check_password,
+    find_users,
+    hash_matches,
+)
+from .errors import FilterError, MorError, UndefinedMethod
 from .params import read_params
 from .scope import Scope
 from .state import STATE, MorState
 
 Params = dict[str, str]
+
+#: MOR's answer to a login from an address it is throttling (its own words, whatever the
+#: configured window); and the filter error a hash-signed method answers while locked.
+LOGIN_WAIT = "Please wait 10 seconds before trying to login again"
+HASH_WAIT = "Too many failed attempts, please wait before trying again"
+#: Failures that a guessed hash or user name produce (counted by the throttle).
+GUESSES = ("Incorrect hash", ACCESS_DENIED)
 
 #: The XML API answers every verb (GET only when allowed); Rails routes them all to it.
 ANY_METHOD = tuple(sorted(hdrs.METH_ALL))
@@ -52,8 +67,26 @@ async def api_filters(request: web.Request) -> Api:
 async def hash_signed(request: web.Request) -> Api:
     """The filters, then the user and the hash over `u`."""
     api = await api_filters(request)
-    api.user = authenticate(api.state.gw, api.state.options, api.params, ("u",))
+    api.user = await signed_user(request, api)
+    set_actor("mor", api.user.id, api.user.username, api.user.account)
     return api
+
+
+async def signed_user(request: web.Request, api: Api) -> User:
+    """`authenticate` behind the login throttle: a wrong hash or an unknown user counts as a
+    failed login of the client's address and of `u`; while locked even a right hash is
+    refused with MOR's own filter error."""
+    attempt = await api.state.gw.logins.attempt(request, "mor", api.params.get("u", ""))
+    if attempt.locked:
+        raise FilterError(HASH_WAIT)
+    try:
+        user = authenticate(api.state.gw, api.state.options, api.params, ("u",))
+    except MorError as exc:
+        if exc.message in GUESSES:
+            await attempt.failed()
+        raise
+    await attempt.succeeded()
+    return user
 
 
 def _answer(api: Api, body: bytes) -> web.Response:
@@ -88,16 +121,14 @@ async def user_login(request: web.Request, api: Api) -> web.Response:
     """`u` + `p`; a `hash` (over u, p) is checked only when sent, as X8 does not require one."""
     state, params = api.state, api.params
     opts = state.options
-    address = request.remote or ""
-    throttle = state.throttle
-    if throttle.blocked(address):
-        return _answer(api, render.action("login", [
-            ("status", "failed"),
-            ("status_message", "Please wait 10 seconds before trying to login again")]))
     login, password = params.get("u", ""), params.get("p", "")
+    attempt = await state.gw.logins.attempt(request, "mor", login)
+    if attempt.locked:
+        return _answer(api, render.action("login", [
+            ("status", "failed"), ("status_message", LOGIN_WAIT)]))
     user = next((u for u in find_users(state.gw, login) if check_password(u, password)), None)
     if user is None:
-        throttle.failed(address)
+        await attempt.failed()
         return _answer(api, render.action("login", [("status", "failed"),
                                                     ("status_message", "Login failed")]))
     given = params.get("hash", "")
@@ -106,8 +137,9 @@ async def user_login(request: web.Request, api: Api) -> web.Response:
         if not keys:
             raise FilterError("API must have Secret Key")
         if not hash_matches(opts, given, (login, password), keys):
+            await attempt.failed()
             raise FilterError("Incorrect hash")
-    throttle.succeeded(address)
+    await attempt.succeeded()
     return _answer(api, render.action("login", [
         ("status", "ok"), ("user_id", user.number),
         ("status_message", "Successfully logged in")]))
@@ -117,7 +149,7 @@ async def user_logout(request: web.Request, api: Api) -> web.Response:
     state = api.state
     if not find_users(state.gw, api.params.get("u", "")):
         return _answer(api, render.action("logout", [("status", "failed")]))
-    authenticate(state.gw, state.options, api.params, ("u",))
+    await signed_user(request, api)
     return _answer(api, render.action("logout", [("status", "ok")]))
 
 
