@@ -120,6 +120,10 @@ class AuditLog:
         self.write(record)
 
 
+def _text(value: Any) -> str:
+    return str(value)[:256]
+
+
 def _describe(control: Control, name: str, args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> dict[str, Any]:
     """The line's fields known before the command runs."""
@@ -130,14 +134,17 @@ def _describe(control: Control, name: str, args: tuple[Any, ...],
         "actor": ({"id": actor.id, "name": actor.name, "account": actor.account}
                   if actor else None),
         "command": name,
+        "channel": "",
+        "node": "",
     }
     channel_id, node = "", kwargs.get("node") or ""
     if name == "originate":
         endpoint = args[0] if args else kwargs.get("endpoint")
         if endpoint is not None:
-            record["endpoint"] = f"{getattr(endpoint, 'kind', '')}:{getattr(endpoint, 'value', '')}"
+            kind, value = getattr(endpoint, "kind", ""), getattr(endpoint, "value", "")
+            record["endpoint"] = _text(f"{kind}:{value}")
         if len(args) > 1:
-            record["destination"] = str(args[1])
+            record["destination"] = _text(args[1])
     else:
         first = args[0] if args else kwargs.get("channel_id", kwargs.get("target_id"))
         channel_id = first if isinstance(first, str) else ""
@@ -145,17 +152,17 @@ def _describe(control: Control, name: str, args: tuple[Any, ...],
         if ch is not None:
             node = ch.node
         if name in ("transfer", "attended_transfer") and len(args) > 1:
-            record["destination"] = str(args[1])
+            record["destination"] = _text(args[1])
         if name == "bridge" and len(args) > 1:
-            record["other_channel"] = str(args[1])
+            record["other_channel"] = _text(args[1])
         if name == "record" and len(args) > 1:
-            record["action"] = str(args[1])
+            record["action"] = _text(args[1])
         if name == "hangup" and len(args) > 1:
-            record["cause"] = str(args[1])
+            record["cause"] = _text(args[1])
     record["channel"] = channel_id
-    record["node"] = node
+    record["node"] = node if isinstance(node, str) else ""
     for key in PLAIN_ARGS:
         value = kwargs.get(key)
         if isinstance(value, str) and value and key not in record:
-            record[key] = value[:256]
+            record[key] = _text(value)
     return record
