@@ -4,7 +4,9 @@ user is refused in the dialect's own shape, the right password included (no orac
 resets both counts.
 
 Counts live behind `Buckets` (get / incr with expiry / reset), so a store shared by several
-gateway instances can hold them instead of this process's memory.
+gateway instances can hold them instead of this process's memory. Each attempt is counted
+before its password is checked (one atomic increment), and a success resets the counts; so a
+burst of parallel guesses gets no more tries than the same guesses one after another.
 """
 
 from __future__ import annotations
@@ -114,8 +116,9 @@ class LoginLimits:
 
 
 class Attempt:
-    """One login attempt's buckets: ask `locked` before checking the password, then report
-    `failed()` or `succeeded()`."""
+    """One login attempt, already counted as a failure when it began (so parallel guesses
+    cannot all pass a check made before any of them was counted): ask `locked` before
+    checking the password; `succeeded()` wipes the counts, `failed()` leaves them."""
 
     def __init__(self, guard: LoginGuard, keys: tuple[str, ...], locked: bool) -> None:
         self._guard = guard
@@ -128,8 +131,8 @@ class Attempt:
         return max(1, int(self._guard.limits.window + 0.999))
 
     async def failed(self) -> None:
-        for key in self._keys:
-            await self._guard.buckets.incr(key, self._guard.limits.window)
+        """Nothing left to do: the attempt was counted when it began. Call sites say it
+        anyway, so they read as what happened."""
 
     async def succeeded(self) -> None:
         for key in self._keys:
@@ -154,10 +157,9 @@ class LoginGuard:
         keys = [f"login:addr:{self.address(request)}"]
         if user:
             keys.append(f"login:{dialect}:user:{user.lower()[:256]}")
-        limit = self.limits.attempts
         locked = False
         for key in keys:
-            if await self.buckets.get(key) >= limit:
+            if await self.buckets.incr(key, self.limits.window) > self.limits.attempts:
                 locked = True
         return Attempt(self, tuple(keys), locked)
 

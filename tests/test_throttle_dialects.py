@@ -9,6 +9,7 @@ each attempt is counted under (test_throttle.py shows the header is ignored othe
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -295,3 +296,11 @@ async def test_webitel_v1_success_resets(client: TestClient) -> None:
         resp = await client.get("/api/v1/channels", headers={
             **via("10.3.1.1"), "Authorization": encode_basic_auth("root", "demo-admin")})
         assert resp.status == 404  # past the auth: v1 has no GET, Express's 404
+
+
+@params
+async def test_parallel_guesses_get_no_more_tries(client: TestClient, dialect: Dialect) -> None:
+    user = dialect.users[0]
+    answers = await asyncio.gather(*(dialect.login(client, "10.4.0.1", user, False)
+                                     for _ in range(12)))
+    assert sorted(answers) == [FAILED] * LIMIT + [LOCKED] * (12 - LIMIT)
