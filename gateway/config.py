@@ -443,6 +443,8 @@ def parse(data: Mapping[str, Any], path: str = "<config>",
         trusted_proxies=gw.strings("trusted_proxies"),
         audit_log=gw.str("audit_log", ""),
     )
+    if gateway.audit_log and not Path(gateway.audit_log).expanduser().parent.is_dir():
+        gw.error("audit_log", f"no such directory for {_show(gateway.audit_log)}")
     for i, proxy in enumerate(gateway.trusted_proxies):
         try:
             ipaddress.ip_network(proxy.strip(), strict=False)

@@ -132,13 +132,16 @@ def test_config_keys_and_defaults() -> None:
 
 
 def test_config_errors_name_the_key() -> None:
-    text = MINIMAL + 'login_attempts = 0\nlogin_window = "x"\ntrusted_proxies = ["nope"]\n'
+    text = MINIMAL + ('login_attempts = 0\nlogin_window = "x"\ntrusted_proxies = ["nope"]\n'
+                      'audit_log = "/no/such/dir/audit.log"\n')
     with pytest.raises(ConfigError) as info:
         parse(tomllib.loads(text), "x.toml")
     errors = "\n".join(info.value.errors)
     assert "x.toml: gateway.login_attempts: must be at least 1, got 0" in errors
     assert "x.toml: gateway.login_window: expected a number" in errors
     assert 'x.toml: gateway.trusted_proxies[0]: not an address or network "nope"' in errors
+    assert ('x.toml: gateway.audit_log: no such directory for "/no/such/dir/audit.log"'
+            in errors)
 
 
 def test_gateway_builds_its_guard_from_settings() -> None:
