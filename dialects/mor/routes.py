@@ -16,15 +16,8 @@ from gateway.directory import User
 from gateway.endpoint import Endpoint, add_endpoints
 
 from . import calls, filters, listing, render
-from .auth import (
-    ACCESS_DENIED,
-    api_keys,
-    authenticate,
-    check_password,
-    find_users,
-    hash_matches,
-)
-from .errors import FilterError, MorError, UndefinedMethod
+from .auth import api_keys, authenticate, check_password, find_users, hash_matches
+from .errors import FilterError, UndefinedMethod
 from .params import read_params
 from .scope import Scope
 from .state import STATE, MorState
@@ -35,8 +28,6 @@ Params = dict[str, str]
 #: configured window); and the filter error a hash-signed method answers while locked.
 LOGIN_WAIT = "Please wait 10 seconds before trying to login again"
 HASH_WAIT = "Too many failed attempts, please wait before trying again"
-#: Failures that a guessed hash or user name produce (counted by the throttle).
-GUESSES = ("Incorrect hash", ACCESS_DENIED)
 
 #: The XML API answers every verb (GET only when allowed); Rails routes them all to it.
 ANY_METHOD = tuple(sorted(hdrs.METH_ALL))
@@ -79,13 +70,8 @@ async def signed_user(request: web.Request, api: Api) -> User:
     attempt = await api.state.gw.logins.attempt(request, "mor", api.params.get("u", ""))
     if attempt.locked:
         raise FilterError(HASH_WAIT)
-    try:
-        user = authenticate(api.state.gw, api.state.options, api.params, ("u",))
-    except MorError as exc:
-        if exc.message in GUESSES:
-            await attempt.failed()
-        raise
-    await attempt.succeeded()
+    user = authenticate(api.state.gw, api.state.options, api.params, ("u",))  # a failure
+    await attempt.succeeded()  # leaves the attempt counted; a success wipes the counts
     return user
 
 
