@@ -8,6 +8,7 @@ come from the environment (`password_env`) and are kept out of every repr.
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import os
 import re
 import tomllib
@@ -206,6 +207,12 @@ class GatewaySettings:
     redis_url: str = field(default="", repr=False)
     redis_lease_ttl: float = 5.0  # seconds a node's ingest lease outlives its silent holder
     max_body: int = 1 << 20  # bytes; larger request bodies are refused by every dialect
+    # failed logins allowed per client address and per user within `login_window` seconds
+    login_attempts: int = 10
+    login_window: float = 60.0
+    # peers whose X-Forwarded-For names the client (addresses or networks)
+    trusted_proxies: tuple[str, ...] = ()
+    audit_log: str = ""  # one JSON line per command; "" = no audit trail
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,7 +450,18 @@ def parse(data: Mapping[str, Any], path: str = "<config>",
         redis_url=_redis_url(gw),
         redis_lease_ttl=gw.float("redis_lease_ttl", 5.0, minimum=0.3),
         max_body=gw.int("max_body", 1 << 20, minimum=1024),
+        login_attempts=gw.int("login_attempts", 10, minimum=1),
+        login_window=gw.float("login_window", 60.0, minimum=1.0),
+        trusted_proxies=gw.strings("trusted_proxies"),
+        audit_log=gw.str("audit_log", ""),
     )
+    if gateway.audit_log and not Path(gateway.audit_log).expanduser().parent.is_dir():
+        gw.error("audit_log", f"no such directory for {_show(gateway.audit_log)}")
+    for i, proxy in enumerate(gateway.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy.strip(), strict=False)
+        except ValueError:
+            gw.error(f"trusted_proxies[{i}]", f"not an address or network {_show(proxy)}")
     gw.done()
 
     backends: list[BackendSettings] = []

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .audit import AuditLog
 from .config import Settings
 from .control import Control
 from .directory import Directory
 from .scale.shared import MemoryShared, SharedState
 from .store import ChannelStore
 from .switch import SwitchBackend
+from .throttle import LoginGuard, SharedBuckets, guard_of
 
 if TYPE_CHECKING:
     from .scale.cluster import Cluster
@@ -28,6 +30,8 @@ class Gateway:
     # what dialects grant (sessions, tokens, assignments): in Redis with `redis_url`, else memory
     shared: SharedState = field(default_factory=MemoryShared)
     scale: Cluster | None = None  # with `redis_url`: leases, node streams, shared state
+    logins: LoginGuard = field(default_factory=LoginGuard)  # failed-login throttle
+    audit: AuditLog | None = None  # the command trail, when `audit_log` is set
 
     @classmethod
     def build(cls, settings: Settings, backends: bool = True) -> Gateway:
@@ -39,15 +43,17 @@ class Gateway:
             import backends as switch_backends  # the package picks the kind: the core names none
 
             made = {b.name: switch_backends.create_backend(b, store) for b in settings.backends}
-        control = Control(store, made, directory)
-        gw = cls(settings, store, directory, control, made)
+        audit = AuditLog(settings.gateway.audit_log) if settings.gateway.audit_log else None
+        control = Control(store, made, directory, audit=audit)
+        gw = cls(settings, store, directory, control, made, logins=guard_of(settings.gateway),
+                 audit=audit)
         if settings.gateway.redis_url:
             gw._scale_out(backends)
         return gw
 
     def _scale_out(self, backends: bool) -> None:
-        """Several instances over one Redis (DESIGN "Scale"): each backend keeps a command
-        connection only; the lease holder of a node opens its event connection."""
+        """Several instances over one Redis: each backend keeps a command connection only; the
+        lease holder of a node opens its event connection."""
         import backends as switch_backends
 
         from .scale.cluster import Cluster
@@ -63,6 +69,7 @@ class Gateway:
         self.scale = Cluster(g.redis_url, self.store, list(by_name) if backends else [],
                              events_backend, lease_ttl=g.redis_lease_ttl)
         self.shared = self.scale.shared
+        self.logins.buckets = SharedBuckets(self.shared)  # failures count on every instance
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

@@ -17,6 +17,7 @@ from .model import Channel
 from .switch import ConnState, Endpoint, Result, SwitchBackend
 
 if TYPE_CHECKING:
+    from .audit import AuditLog
     from .directory import Directory
     from .store import ChannelStore
 
@@ -93,7 +94,7 @@ class Control:
     """Routes normalized commands to the backend of the node that owns the channel."""
 
     def __init__(self, store: ChannelStore, backends: Mapping[str, SwitchBackend],
-                 directory: Directory | None = None) -> None:
+                 directory: Directory | None = None, audit: AuditLog | None = None) -> None:
         self.store = store
         self.backends = dict(backends)
         self.directory = directory
@@ -101,6 +102,8 @@ class Control:
         # this gateway, so a stop (or a toggle) without a path ends that one; a recording past
         # its time limit was ended by the switch. Pruned as channels go.
         self.recordings: dict[str, tuple[str, float | None]] = {}
+        if audit is not None:  # the one place every command is recorded (gateway/audit.py)
+            audit.install(self)
 
     def channel(self, channel_id: str) -> Channel:
         ch = self.store.get(channel_id)

@@ -136,6 +136,7 @@ async def test_users_state_recordings_and_debug():
                     "/debug/channel/list", "/debug/contact", "/debug/token/dummy_list"):
             assert await get(live, url) == (401, {"status": "not authorized"}), url
             assert await get(live, url, "wrong") == (401, {"status": "not authorized"}), url
+            await get(live, "/peer/list", CAROL)  # a good token resets the failed-login count
         resp = await live.client.post("/state/reload")
         assert resp.status == 401
         # wrong methods and unknown paths answer in the dialect's shape

@@ -597,8 +597,9 @@ async def test_user_login_checks_hash_when_sent(api: TestClient) -> None:
 
 
 async def test_user_login_failures_and_throttle(api: TestClient) -> None:
+    # twice: ten failures from one address, the default `[gateway] login_attempts`
     for creds in ({"u": "bob", "p": "wrong"}, {"u": "nobody", "p": "x"}, {"u": "bob"}, {},
-                  {"u": "bob", "p": "demo-alice"}):
+                  {"u": "bob", "p": "demo-alice"}) * 2:
         doc = await xml(api, "/billing/api/user_login", params=creds)
         assert [(c.tag, c.text) for c in doc] == [
             ("name", "login"), ("status", "failed"), ("status_message", "Login failed")]

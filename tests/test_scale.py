@@ -298,6 +298,26 @@ async def test_rate_limit_bucket_is_shared() -> None:
         assert await a.gw.shared.hit("login:bob", 60) == 1
 
 
+async def test_failed_logins_on_one_instance_lock_the_user_on_the_other() -> None:
+    """Login throttling counts in Redis: guesses spread over two instances get no more tries
+    than guesses on one, and a success on either clears the count everywhere."""
+    import hashlib
+
+    async with pair(2) as p:
+        a, b = p.instances
+        limit = a.gw.logins.limits.attempts
+        wrong = {"data": {"credentials": hashlib.md5(b"bob:guess").hexdigest(),
+                          "account_name": "Acme"}}
+        for i in range(limit):
+            r = await (a if i % 2 else b).client.put("/v2/user_auth", json=wrong)
+            assert r.status == 401, await r.text()
+        refused = await a.client.put("/v2/user_auth", json=wrong)
+        assert refused.status == 429
+        right = {"data": {"credentials": hashlib.md5(b"bob:demo-bob").hexdigest(),
+                          "account_name": "Acme"}}
+        assert (await b.client.put("/v2/user_auth", json=right)).status == 429  # locked: no oracle
+
+
 async def test_a_holder_cut_off_from_its_switch_hands_the_lease_over() -> None:
     """A reaches the switch through a proxy that is then cut; B reaches it directly. The
     lease moves to B, and both list the switch's table."""

@@ -64,6 +64,12 @@ def not_authorized() -> CallflowError:
     return CallflowError(NOT_AUTHORIZED)  # the original sends no description here
 
 
+def too_many_failures() -> CallflowError:
+    """Too many unknown tokens from the client's address: the status clients already handle
+    (re-authenticate), with HTTP 429 and a description saying why."""
+    return CallflowError(NOT_AUTHORIZED, "too many failed attempts, try again later", http=429)
+
+
 def bad_parameters(description: str) -> CallflowError:
     return CallflowError(BAD_PARAMETERS, description)
 

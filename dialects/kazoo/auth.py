@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.audit import set_actor
 from gateway.context import Gateway
 from gateway.credentials import same_secret
 from gateway.directory import Account, User
@@ -50,6 +51,9 @@ def authenticate(state: KazooState, request: web.Request, token: str) -> Princip
     claims = tokens.verify(state, token)
     account = state.gw.directory.account(claims["account_id"])
     assert account is not None  # verify() refuses tokens of unknown accounts
+    owner = state.gw.directory.user(claims.get("owner_id") or "")
+    set_actor("kazoo", owner.id if owner else account.id,
+              owner.username if owner else account.name, account.id)
     return Principal(account_id=account.id, owner_id=claims.get("owner_id", ""),
                      method=claims["method"], superduper=account.superduper, token=token,
                      claims=claims)

@@ -46,6 +46,11 @@ def expired_credentials() -> KazooError:
     return KazooError(401, "invalid credentials", {})
 
 
+def too_many_requests() -> KazooError:
+    """Crossbar's answer when the caller's bucket is empty (here: too many failed logins)."""
+    return KazooError(429, "too_many_requests", {"message": "too many requests"})
+
+
 def forbidden() -> KazooError:
     return KazooError(403, "forbidden", {"message": "forbidden"})
 

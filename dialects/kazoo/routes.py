@@ -79,18 +79,28 @@ async def user_auth(cb: Crossbar) -> web.Response:
         account = directory.account_by_name(_string(data, "account_name", 1, 128))
     else:
         raise errors.validation("account_name", "required", errors.REQUIRED)
+    attempt = await cb.gw.logins.attempt(cb.request, "kazoo", account.id if account else "")
+    if attempt.locked:
+        raise errors.too_many_requests()
     user = check_credentials(cb.gw, [account] if account else [], credentials, method)
     if user is None:
+        await attempt.failed()
         raise errors.invalid_credentials()
+    await attempt.succeeded()
     return _issued(cb, user.account, user.id, "cb_user_auth")
 
 
 async def api_auth(cb: Crossbar) -> web.Response:
     data = _auth_data(cb)
     api_key = _string(data, "api_key", 64, 64)
+    attempt = await cb.gw.logins.attempt(cb.request, "kazoo")
+    if attempt.locked:
+        raise errors.too_many_requests()
     account = cb.gw.directory.account_by_api_key(api_key)
     if account is None:
+        await attempt.failed()
         raise errors.KazooError(404, "bad identifier", [api_key])
+    await attempt.succeeded()
     return _issued(cb, account.id, "", "cb_api_auth")
 
 

@@ -122,16 +122,24 @@ def issue_token(state: MorState, user: User) -> tuple[str, int]:
     return state.signer.issue(claims), now + TOKEN_TTL
 
 
-def basic_login(gw: Gateway, request: web.Request) -> User:
+async def basic_login(gw: Gateway, request: web.Request) -> User:
+    """Basic credentials behind the login throttle: while the address or the login is locked,
+    MOR's REST JSON error with 429 and `Retry-After`, even for the right password."""
     header = request.headers.get("Authorization", "")
     try:
         creds = BasicAuth.decode(header) if header else None
     except ValueError:
         creds = None
     if creds is not None:
+        attempt = await gw.logins.attempt(request, "mor", creds.login)
+        if attempt.locked:
+            raise RestError(429, "Too many login attempts",
+                            {"Retry-After": str(attempt.retry_after)})
         for user in find_users(gw, creds.login):
             if check_password(user, creds.password):
+                await attempt.succeeded()
                 return user
+        await attempt.failed()
     raise RestError(401, "Invalid username or password",
                     {"WWW-Authenticate": 'Basic realm="MOR API"'})
 

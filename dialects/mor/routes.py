@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from aiohttp import hdrs, web
 
+from gateway.audit import set_actor
 from gateway.directory import User
 from gateway.endpoint import Endpoint, add_endpoints
 
@@ -22,6 +23,11 @@ from .scope import Scope
 from .state import STATE, MorState
 
 Params = dict[str, str]
+
+#: MOR's answer to a login from an address it is throttling (its own words, whatever the
+#: configured window); and the filter error a hash-signed method answers while locked.
+LOGIN_WAIT = "Please wait 10 seconds before trying to login again"
+HASH_WAIT = "Too many failed attempts, please wait before trying again"
 
 #: The XML API answers every verb (GET only when allowed); Rails routes them all to it.
 ANY_METHOD = tuple(sorted(hdrs.METH_ALL))
@@ -52,8 +58,21 @@ async def api_filters(request: web.Request) -> Api:
 async def hash_signed(request: web.Request) -> Api:
     """The filters, then the user and the hash over `u`."""
     api = await api_filters(request)
-    api.user = authenticate(api.state.gw, api.state.options, api.params, ("u",))
+    api.user = await signed_user(request, api)
+    set_actor("mor", api.user.id, api.user.username, api.user.account)
     return api
+
+
+async def signed_user(request: web.Request, api: Api) -> User:
+    """`authenticate` behind the login throttle: a wrong hash or an unknown user counts as a
+    failed login of the client's address and of `u`; while locked even a right hash is
+    refused with MOR's own filter error."""
+    attempt = await api.state.gw.logins.attempt(request, "mor", api.params.get("u", ""))
+    if attempt.locked:
+        raise FilterError(HASH_WAIT)
+    user = authenticate(api.state.gw, api.state.options, api.params, ("u",))  # a failure
+    await attempt.succeeded()  # leaves the attempt counted; a success wipes the counts
+    return user
 
 
 def _answer(api: Api, body: bytes) -> web.Response:
@@ -88,16 +107,14 @@ async def user_login(request: web.Request, api: Api) -> web.Response:
     """`u` + `p`; a `hash` (over u, p) is checked only when sent, as X8 does not require one."""
     state, params = api.state, api.params
     opts = state.options
-    address = request.remote or ""
-    throttle = state.throttle
-    if throttle.blocked(address):
-        return _answer(api, render.action("login", [
-            ("status", "failed"),
-            ("status_message", "Please wait 10 seconds before trying to login again")]))
     login, password = params.get("u", ""), params.get("p", "")
+    attempt = await state.gw.logins.attempt(request, "mor", login)
+    if attempt.locked:
+        return _answer(api, render.action("login", [
+            ("status", "failed"), ("status_message", LOGIN_WAIT)]))
     user = next((u for u in find_users(state.gw, login) if check_password(u, password)), None)
     if user is None:
-        throttle.failed(address)
+        await attempt.failed()
         return _answer(api, render.action("login", [("status", "failed"),
                                                     ("status_message", "Login failed")]))
     given = params.get("hash", "")
@@ -106,8 +123,9 @@ async def user_login(request: web.Request, api: Api) -> web.Response:
         if not keys:
             raise FilterError("API must have Secret Key")
         if not hash_matches(opts, given, (login, password), keys):
+            await attempt.failed()
             raise FilterError("Incorrect hash")
-    throttle.succeeded(address)
+    await attempt.succeeded()
     return _answer(api, render.action("login", [
         ("status", "ok"), ("user_id", user.number),
         ("status_message", "Successfully logged in")]))
@@ -117,7 +135,7 @@ async def user_logout(request: web.Request, api: Api) -> web.Response:
     state = api.state
     if not find_users(state.gw, api.params.get("u", "")):
         return _answer(api, render.action("logout", [("status", "failed")]))
-    authenticate(state.gw, state.options, api.params, ("u",))
+    await signed_user(request, api)
     return _answer(api, render.action("logout", [("status", "ok")]))
 
 

@@ -15,7 +15,6 @@ from .calls import CallIds
 from .memo import CallMemo, ScopeList
 from .rows import Cached
 from .settings import MorSettings
-from .throttle import LoginThrottle
 
 #: What MOR's own v2 tokens carry in `iss` (and what ours must carry to be accepted).
 ISSUER = "Flash Calls API"
@@ -35,7 +34,6 @@ class MorState:
     #: the last list of each scope (listing.py), by (scope key, provider shown)
     lists: dict[tuple[object, ...], ScopeList]
     max_body: int
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: backend name -> MOR server id, and the ids `s_server` may name
     servers: dict[str, int] = field(default_factory=dict)
 

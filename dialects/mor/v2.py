@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.audit import set_actor
 from gateway.context import Gateway
 from gateway.control import CommandError, NotFound, Unavailable
 from gateway.directory import User
@@ -50,7 +51,9 @@ async def _open(request: web.Request) -> MorState:
 
 async def _bearer(request: web.Request) -> Bearer:
     state = _state(request)
-    return Bearer(state, bearer_user(state, request))
+    user = bearer_user(state, request)
+    set_actor("mor", user.id, user.username, user.account)
+    return Bearer(state, user)
 
 
 def _now_text() -> str:
@@ -58,7 +61,7 @@ def _now_text() -> str:
 
 
 async def login(request: web.Request, state: MorState) -> web.Response:
-    user = basic_login(state.gw, request)
+    user = await basic_login(state.gw, request)
     token, expires = issue_token(state, user)
     return web.json_response({"token": token, "token_type": "Bearer",
                               "expires_in": TOKEN_TTL, "expires_at": expires})

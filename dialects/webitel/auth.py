@@ -14,10 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.audit import set_actor
 from gateway.config import UserSettings
 from gateway.context import GATEWAY
 from gateway.credentials import same_secret
 from gateway.directory import Directory
+from gateway.throttle import Attempt
 
 from .acl import ROOT, role_for
 from .body import body_of
@@ -58,6 +60,19 @@ def _a1_ok(user: UserSettings, name: str, realm: str, password: Any) -> bool:
         return False
     given = hashlib.md5(f"{name}:{realm}:{password}".encode("utf-8", "surrogatepass"))
     return same_secret(given.hexdigest(), user.a1_hash)
+
+
+TOO_MANY = "Too many failed logins, try again later"
+
+
+async def login_attempt(request: web.Request, username: Any) -> Attempt:
+    """The throttle's buckets for a login as `username`; raises the engine's error body with
+    429 while the client's address or that login is locked (the right password included)."""
+    name = username if isinstance(username, str) else ""
+    attempt = await request.app[GATEWAY].logins.attempt(request, "webitel", name)
+    if attempt.locked:
+        raise WebitelError(429, TOO_MANY)
+    return attempt
 
 
 def root_user(directory: Directory) -> UserSettings | None:
@@ -125,6 +140,8 @@ def session_for(sessions: Sessions, token: str, key: str, expired_status: int) -
     session = sessions.get(key)
     if session is None or not same_secret(token, session.token):
         raise WebitelError(401, "Invalid User")
+    set_actor("webitel", session.user_id or session.username, session.username,
+              session.account_id)
     return session
 
 
@@ -137,9 +154,14 @@ async def authenticate_v1(request: web.Request) -> Session:
     except (binascii.Error, UnicodeDecodeError):
         decoded = ""
     user, sep, password = decoded.partition(":")
-    if (scheme.lower() != "basic" or not sep or user != "root"
-            or not _password_ok(root_user(gw.directory), password)):
+    if scheme.lower() != "basic" or not sep:
         raise WebitelError(401, "Invalid credentials")
+    attempt = await login_attempt(request, user)
+    if user != "root" or not _password_ok(root_user(gw.directory), password):
+        await attempt.failed()
+        raise WebitelError(401, "Invalid credentials")
+    await attempt.succeeded()
+    set_actor("webitel", "root", "root")
     return Session(key="", username="root", domain="", account_id="", role_name=ROOT.name,
                    role=ROOT.value, acl=ROOT.acl, expires=0, token="")
 

@@ -7,12 +7,20 @@ from aiohttp import web
 from gateway.credentials import same_secret
 
 from . import auth
+from .body import body_of
 from .errors import CredentialsError, WebitelError, reply
 from .sessions import Session
 
 
 async def login(request: web.Request, _: None) -> web.Response:
-    return reply(auth.login(request).login_body())
+    attempt = await auth.login_attempt(request, body_of(request).get("username"))
+    try:
+        session = auth.login(request)
+    except WebitelError:
+        await attempt.failed()
+        raise
+    await attempt.succeeded()
+    return reply(session.login_body())
 
 
 async def logout(request: web.Request, _: None) -> web.Response:

@@ -124,6 +124,16 @@ class RedisShared:
                 self.link.failed(exc)
         return local_hit(self._buckets, bucket, window)
 
+    async def clear(self, bucket: str) -> None:
+        """Cleared in Redis for every instance, and here (the count kept while it was down)."""
+        self._buckets.pop(bucket, None)
+        if self.link.up:
+            try:
+                async with asyncio.timeout(self.link.timeout):
+                    await self.link.redis.delete(f"callgate:hit:{bucket}")
+            except FAILURES as exc:
+                self.link.failed(exc)
+
     # ------------------------------------------------------------ life
     async def start(self) -> None:
         await self._subscribe()

@@ -41,6 +41,10 @@ class SharedState(Protocol):
         """Count one hit in `bucket`; the count within the current `window` seconds."""
         ...
 
+    async def clear(self, bucket: str) -> None:
+        """Forget `bucket`'s count (a successful login resets its failures)."""
+        ...
+
 
 class MemoryShared:
     """One process: a map is a plain dict, a bucket a local counter."""
@@ -55,6 +59,9 @@ class MemoryShared:
 
     async def hit(self, bucket: str, window: float) -> int:
         return local_hit(self._buckets, bucket, window)
+
+    async def clear(self, bucket: str) -> None:
+        self._buckets.pop(bucket, None)
 
 
 def local_hit(buckets: dict[str, tuple[int, float]], bucket: str, window: float) -> int:

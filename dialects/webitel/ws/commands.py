@@ -15,12 +15,13 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from gateway.audit import set_actor
 from gateway.control import CommandError, Endpoint, NotFound, Unavailable
 from gateway.model import Channel, State
 
 from .. import replies, scope
 from ..acl import role_for
-from ..auth import identify, session_for
+from ..auth import identify, login_attempt, session_for
 from ..causes import cause
 from ..channels import BAD_PARAMETERS as REST_BAD_PARAMETERS
 from ..channels import listener_for, safe, text_of
@@ -122,7 +123,14 @@ async def auth(sock: Socket, who: Session | None, args: dict[str, Any]) -> Answe
         token_form = True
     else:
         try:
-            _acl, fields = identify(sock.gw.directory, args.get("account"), args.get("secret"))
+            attempt = await login_attempt(sock.request, args.get("account"))
+            try:
+                _acl, fields = identify(sock.gw.directory, args.get("account"),
+                                        args.get("secret"))
+            except WebitelError:
+                await attempt.failed()
+                raise
+            await attempt.succeeded()
         except WebitelError as exc:
             return ("+ERR", {"login": {"status": exc.status, "message": exc.info}})
         session = Session(key="", expires=0, token="", **fields)
@@ -491,4 +499,5 @@ async def run(sock: Socket, name: Any, args: dict[str, Any]) -> Answer | None:
         return ("+ERR", f"{_js_string(name)} - not found.")
     if who is None:
         return error(AUTH_REQUIRED)
+    set_actor("webitel", who.user_id or who.username, who.username, who.account_id)
     return await _AUTHED[name](sock, who, args)
