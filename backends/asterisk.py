@@ -179,6 +179,7 @@ class AsteriskBackend(ReconnectingBackend):
         await super().stop()
 
     def _on_event(self, msg: Message) -> None:
+        self.events += 1
         try:
             self.mapper.handle(msg)
         except Exception as exc:  # one odd event must not cost the connection

@@ -68,6 +68,7 @@ class ReconnectingBackend(ABC):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.ready = asyncio.Event()  # set on every successful (re)sync
+        self.events = 0  # received from the switch (`_on_event`), read by /metrics
 
     def health(self) -> dict[str, Any]:
         return {

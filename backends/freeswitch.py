@@ -159,6 +159,7 @@ class FreeSwitchBackend(ReconnectingBackend):
         raise ConnectionResetError("switch did not answer a keepalive")
 
     def _on_event(self, ev: Event) -> None:
+        self.events += 1
         try:
             self.mapper.handle(ev)
         except Exception as exc:  # one odd event must not cost the connection

@@ -1,4 +1,4 @@
-"""`callgate serve [--config FILE | --demo]`, `callgate check-config FILE` and
+"""`callgate serve [--config FILE | --demo] [--no-access-log]`, `callgate check-config FILE` and
 `callgate import kazoo|mor|webitel SOURCE... -o FILE [--dry-run]`."""
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ def _check_config(path: str) -> int:
     return 0
 
 
-async def _serve(settings: Settings, demo: bool) -> None:
+async def _serve(settings: Settings, demo: bool, access_log: bool = True) -> None:
     switches = None
     if demo:
         settings, switches = await start_switches(settings)
     gw = Gateway.build(settings)
+    gw.metrics.access_log = access_log
     runners: list[web.AppRunner] = []
     try:
         app = build_app(gw)
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="run against built-in simulated switches with config/demo.toml")
     serve.add_argument("--listen", help="override [gateway] listen, e.g. 127.0.0.1:8000")
     serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="do not log one line per HTTP request")
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file")
     imp = sub.add_parser("import", help="write the directory from a platform's own export")
@@ -156,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             settings, gateway=dataclasses.replace(settings.gateway, host=host, port=port))
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(settings, args.demo))
+            asyncio.run(_serve(settings, args.demo, not args.no_access_log))
     except ListenError as exc:
         print(f"callgate: {exc}", file=sys.stderr)
         return 2

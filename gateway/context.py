@@ -10,6 +10,7 @@ from aiohttp import web
 from .config import Settings
 from .control import Control
 from .directory import Directory
+from .metrics import Metrics
 from .store import ChannelStore
 from .switch import SwitchBackend
 
@@ -22,6 +23,10 @@ class Gateway:
     control: Control
     backends: dict[str, SwitchBackend] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # per-dialect shared state (sessions...)
+    metrics: Metrics = field(init=False)  # its own registry: a process may run many gateways
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.store, self.backends, self.control)
 
     @classmethod
     def build(cls, settings: Settings, backends: bool = True) -> Gateway:
