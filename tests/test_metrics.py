@@ -16,6 +16,7 @@ from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.control import NotFound
 from gateway.demo import load_demo
+from gateway.metrics import Timing
 from tests.demo_ids import ACME
 from tests.harness import Live, live_gateway
 
@@ -211,7 +212,7 @@ def test_each_gateway_has_its_own_registry() -> None:
     one, two = Gateway.build(load_demo(), backends=False), Gateway.build(load_demo(),
                                                                           backends=False)
     assert one.metrics.registry is not two.metrics.registry
-    one.metrics.requests.labels("kazoo", "200").inc()
+    one.metrics.requests[("kazoo", 200)] += 1
     assert one.metrics.registry.get_sample_value(
         "callgate_http_requests_total", {"dialect": "kazoo", "code": "200"}) == 1
     assert two.metrics.registry.get_sample_value(
@@ -257,3 +258,13 @@ async def test_metrics_is_on_the_main_listener_only() -> None:
                      "callgate_http_requests_total", "callgate_http_request_duration_seconds",
                      "callgate_commands_total", "callgate_websockets"):
             assert f"# TYPE {name.removesuffix('_total')}" in text, name
+
+
+def test_durations_fall_in_the_first_bucket_at_or_above_them() -> None:
+    timing = Timing()
+    for seconds in (0.0001, 0.001, 0.0011, 7.0, 60.0):
+        timing.observe(seconds)
+    buckets = dict(timing.buckets())
+    assert buckets["0.0005"] == 1 and buckets["0.001"] == 2 and buckets["0.0025"] == 3
+    assert buckets["5.0"] == 3 and buckets["10.0"] == 4 and buckets["+Inf"] == 5
+    assert timing.total == pytest.approx(68.1022)
