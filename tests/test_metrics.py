@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import sys
+import types
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.app import SERVER_LIMITS, build_dialect_apps
-from gateway.config import Settings
+from gateway.app import EXTRA_LISTENERS, SERVER_LIMITS, build_dialect_apps
+from gateway.config import DialectSettings, Settings
 from gateway.context import Gateway
 from gateway.control import NotFound
 from gateway.demo import load_demo
-from gateway.metrics import Timing
+from gateway.dialect import DialectApps, Listener
+from gateway.metrics import Handler, Timing
 from tests.demo_ids import ACME
 from tests.harness import Live, live_gateway
 
@@ -268,3 +272,43 @@ def test_durations_fall_in_the_first_bucket_at_or_above_them() -> None:
     assert buckets["0.0005"] == 1 and buckets["0.001"] == 2 and buckets["0.0025"] == 3
     assert buckets["5.0"] == 3 and buckets["10.0"] == 4 and buckets["+Inf"] == 5
     assert timing.total == pytest.approx(67.0022)
+
+
+def with_probe_dialect(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, dialects={
+        **settings.dialects, "probe": DialectSettings("probe")})
+
+
+async def test_a_dialect_listener_is_counted_with_the_dialects_own_answer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An extra listener a dialect asks for (a socket of its own) is counted as that dialect's,
+    with the status its own error middleware answered, not the exception it mapped."""
+
+    @web.middleware
+    async def teapot(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except LookupError:
+            return web.Response(status=418)
+
+    async def missing(request: web.Request) -> web.Response:
+        raise LookupError("nothing here")
+
+    def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:
+        app = web.Application(middlewares=[teapot])
+        app.router.add_get("/missing", missing)
+        return DialectApps(listeners=[Listener("probe socket", "127.0.0.1", 0, app)])
+
+    probe = types.ModuleType("dialects.probe")
+    probe.create_apps = create_apps  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "dialects.probe", probe)
+    async with live_gateway(edit=with_probe_dialect) as live:
+        [listener] = live.client.app[EXTRA_LISTENERS]
+        own = TestClient(TestServer(listener.app))
+        await own.start_server()
+        try:
+            assert (await own.get("/missing")).status == 418
+        finally:
+            await own.close()
+        samples = await scrape(live)
+        assert value(samples, "callgate_http_requests_total", dialect="probe", code="418") == 1
