@@ -138,7 +138,7 @@ class Metrics:
         self.requests: Tally[tuple[str, int]] = Tally()  # (dialect, status) -> answered
         self.timings: dict[str, Timing] = {}  # dialect -> durations
         self._routes: dict[web.AbstractRoute, str] = {}  # root routes a dialect asked for
-        self._tags: dict[web.Application, str] = {}  # innermost app -> its dialect, or ""
+        self._by_route: dict[web.AbstractRoute, str] = {}  # what dialect_of found, per route
         self.registry.register(_Live(self))
 
     def tag_route(self, route: web.AbstractRoute, dialect: str) -> None:
@@ -147,15 +147,13 @@ class Metrics:
 
     def dialect_of(self, request: web.Request) -> str:
         info = request.match_info
-        apps = info.apps
-        if apps:
-            tagged = self._tags.get(apps[-1])
-            if tagged is None:  # first request routed there: tags are fixed once serving
-                tagged = self._tags[apps[-1]] = next(
-                    (t for a in reversed(apps) if (t := a.get(DIALECT))), "")
-            if tagged:
-                return tagged
-        return self._routes.get(info.route, CORE)
+        dialect = self._by_route.get(info.route)
+        if dialect is None:
+            dialect = next((t for a in reversed(info.apps) if (t := a.get(DIALECT))), "")
+            dialect = dialect or self._routes.get(info.route, CORE)
+            if info.http_exception is None:  # a route of the app (errors get one per request)
+                self._by_route[info.route] = dialect
+        return dialect
 
     def _count(self, dialect: str, status: int, seconds: float) -> None:
         self.requests[(dialect, status)] += 1
