@@ -30,6 +30,11 @@ def _secret_segment(segment: str) -> bool:
     return segment.startswith("eyJ") and _JWT.fullmatch(segment) is not None
 
 
+def _name(raw: str) -> str:
+    """A query parameter's name as the dialects read it: unescaped, compared lower-case."""
+    return (unquote_plus(raw) if "%" in raw or "+" in raw else raw).lower()
+
+
 def redact(target: str) -> str:
     """The request target as sent, with secret query values and JWT path segments hidden.
 
@@ -42,7 +47,7 @@ def redact(target: str) -> str:
         parts = query.split("&")
         for i, part in enumerate(parts):
             name, eq, value = part.partition("=")
-            if (eq and value and unquote_plus(name).lower() in SECRET_PARAMS) or (
+            if (eq and value and _name(name) in SECRET_PARAMS) or (
                     value.startswith("eyJ") and _secret_segment(value)):
                 parts[i] = f"{name}={REDACTED}"
             elif not eq and _secret_segment(name):
