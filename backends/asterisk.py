@@ -235,6 +235,7 @@ class AsteriskBackend(ReconnectingBackend):
     def _on_event(self, msg: Message) -> None:
         if not self.subscribe_events:
             return
+        self.events += 1
         try:
             self.mapper.handle(msg)
         except Exception as exc:  # one odd event must not cost the connection

@@ -71,6 +71,7 @@ class ReconnectingBackend(ABC):
         # False: a command connection only (scale-out: another connection, held by lease,
         # subscribes to the switch's events and feeds the store)
         self.subscribe_events = True
+        self.events = 0  # received from the switch (`_on_event`), read by /metrics
 
     def health(self) -> dict[str, Any]:
         return {

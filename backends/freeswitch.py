@@ -166,6 +166,7 @@ class FreeSwitchBackend(ReconnectingBackend):
     def _on_event(self, ev: Event) -> None:
         if not self.subscribe_events:
             return  # a command connection never feeds the store
+        self.events += 1
         try:
             self.mapper.handle(ev)
         except Exception as exc:  # one odd event must not cost the connection

@@ -1,5 +1,6 @@
-"""The aiohttp application: backends started and stopped with it, /healthz, and every enabled
-dialect mounted as sub-applications at its native paths."""
+"""The aiohttp application: backends started and stopped with it, /healthz, /metrics, and every
+enabled dialect mounted as sub-applications at its native paths, each tagged with the dialect's
+name so requests are counted and logged as that dialect's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import panel
 from .context import GATEWAY, Gateway
 from .dialect import DialectApps, Listener
 from .errors import MAX_LINE
+from .metrics import DIALECT
 from .switch import ConnState
 
 log = logging.getLogger("callgate.app")
@@ -39,11 +41,14 @@ def _mount(app: web.Application, gw: Gateway, name: str) -> list[Listener]:
     parts = made if isinstance(made, DialectApps) else DialectApps(mounts=made)
     for prefix, sub in parts.mounts.items():
         sub[GATEWAY] = gw
+        sub[DIALECT] = name
         app.add_subapp(prefix, sub)
     for method, path, handler in parts.root:
-        app.router.add_route(method, path, handler)
+        gw.metrics.tag_route(app.router.add_route(method, path, handler), name)
     for listener in parts.listeners:
         listener.app[GATEWAY] = gw
+        listener.app[DIALECT] = name
+        listener.app.middlewares.insert(0, gw.metrics.middleware)  # outermost, as on ours
     return parts.listeners
 
 
@@ -62,10 +67,12 @@ def build_app(gw: Gateway, *, manage_backends: bool = True) -> web.Application:
     """The shared listener's application. Dialects with their own `listen` are left out here
     and served by `build_dialect_apps`; extra listeners the mounted dialects asked for are
     kept under `EXTRA_LISTENERS` for whoever serves the app."""
-    app = web.Application(client_max_size=gw.settings.gateway.max_body)
+    app = web.Application(client_max_size=gw.settings.gateway.max_body,
+                          middlewares=[gw.metrics.middleware])
     app[GATEWAY] = gw
     app.router.add_get("/healthz", healthz)
     panel.add_routes(app)
+    app.router.add_get("/metrics", gw.metrics.handle)
     extra: list[Listener] = []
     for name, d in gw.settings.dialects.items():
         if d.enabled and not d.port:
@@ -82,8 +89,10 @@ def build_dialect_apps(gw: Gateway) -> list[tuple[str, int, web.Application]]:
     out = []
     for name, d in gw.settings.dialects.items():
         if d.enabled and d.port:
-            app = web.Application(client_max_size=gw.settings.gateway.max_body)
+            app = web.Application(client_max_size=gw.settings.gateway.max_body,
+                                  middlewares=[gw.metrics.middleware])
             app[GATEWAY] = gw
+            app[DIALECT] = name
             for listener in _mount(app, gw, name):
                 out.append((listener.host, listener.port, listener.app))
             out.append((d.host or gw.settings.gateway.host, d.port, app))

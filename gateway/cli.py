@@ -1,7 +1,7 @@
 """callgate: one live table of a telephony switch's calls, served in the wire formats of Kazoo,
 Webitel, MOR and call-flow-control.
 
-`callgate serve (--config FILE | --demo)`, `callgate check-config FILE`,
+`callgate serve (--config FILE | --demo) [--no-access-log]`, `callgate check-config FILE`,
 `callgate import kazoo|mor|webitel SOURCE... -o FILE [--dry-run]` and
 `callgate asterisk-dialplan [--config FILE]`.
 """
@@ -120,11 +120,12 @@ def _asterisk_dialplan(path: str | None, backend: str | None) -> int:
     return 0
 
 
-async def _serve(settings: Settings, demo: bool) -> None:
+async def _serve(settings: Settings, demo: bool, access_log: bool = True) -> None:
     switches = None
     if demo:
         settings, switches = await start_switches(settings)
     gw = Gateway.build(settings)
+    gw.metrics.access_log = access_log
     runners: list[web.AppRunner] = []
     sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
     try:
@@ -265,6 +266,8 @@ def _parser() -> argparse.ArgumentParser:
                        metavar="LEVEL",
                        help=f"how much to log: one of {', '.join(LOG_LEVELS)} "
                             "(any case; default INFO)")
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="do not log one line per HTTP request (metrics keep counting)")
     check = sub.add_parser(
         "check-config", help="validate a configuration file",
         description="Validate a configuration as `serve` would: print every error, one per "
@@ -332,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             settings, gateway=dataclasses.replace(settings.gateway, host=host, port=port))
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(settings, args.demo))
+            asyncio.run(_serve(settings, args.demo, not args.no_access_log))
     except (ListenError, RedisUnavailable) as exc:
         print(f"callgate: {exc}", file=sys.stderr)
         return 2

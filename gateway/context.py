@@ -11,6 +11,7 @@ from .audit import AuditLog
 from .config import Settings
 from .control import Control
 from .directory import Directory
+from .metrics import Metrics
 from .scale.shared import MemoryShared, SharedState
 from .store import ChannelStore
 from .switch import SwitchBackend
@@ -32,6 +33,10 @@ class Gateway:
     scale: Cluster | None = None  # with `redis_url`: leases, node streams, shared state
     logins: LoginGuard = field(default_factory=LoginGuard)  # failed-login throttle
     audit: AuditLog | None = None  # the command trail, when `audit_log` is set
+    metrics: Metrics = field(init=False)  # its own registry: a process may run many gateways
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.store, self.backends, self.control)
 
     @classmethod
     def build(cls, settings: Settings, backends: bool = True) -> Gateway:

@@ -7,10 +7,13 @@ dialect renders those errors in its own platform's shape.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import posixpath
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .config import SAFE_PATH, safe_path
 from .model import Channel
@@ -90,6 +93,34 @@ class OriginateFailed(CommandError):
         self.cause = cause
 
 
+Command = TypeVar("Command", bound=Callable[..., Awaitable[Result]])
+
+
+def counted(command: Command) -> Command:
+    """Tally each call by (node, command, outcome) in `Control.outcomes` for /metrics: the
+    outcome is `ok` or the `CommandError`'s code (`error` for anything else); the node is the
+    target channel's, or the switch an originate goes to, taken before the command runs (a
+    hung-up channel leaves the store), "" when there is none."""
+    first = list(inspect.signature(command).parameters)[1]  # after self
+
+    @functools.wraps(command)
+    async def run(self: Control, *args: Any, **kwargs: Any) -> Result:
+        target = args[0] if args else kwargs.get(first)
+        node = self._node_of(target, kwargs.get("node"))
+        outcome = "error"
+        try:
+            result = await command(self, *args, **kwargs)
+            outcome = "ok"
+            return result
+        except CommandError as exc:
+            outcome = exc.code
+            raise
+        finally:
+            self.outcomes[(node, command.__name__, outcome)] += 1
+
+    return cast(Command, run)
+
+
 class Control:
     """Routes normalized commands to the backend of the node that owns the channel."""
 
@@ -102,6 +133,7 @@ class Control:
         # this gateway, so a stop (or a toggle) without a path ends that one; a recording past
         # its time limit was ended by the switch. Pruned as channels go.
         self.recordings: dict[str, tuple[str, float | None]] = {}
+        self.outcomes: Counter[tuple[str, str, str]] = Counter()  # (node, command, outcome)
         if audit is not None:  # the one place every command is recorded (gateway/audit.py)
             audit.install(self)
 
@@ -145,6 +177,20 @@ class Control:
                 return backend
         raise Unavailable("no switch connected")
 
+    def _node_of(self, target: object, node: str | None) -> str:
+        """For the command tally: the node a command on `target` (a channel id, or the
+        endpoint of an originate) goes to."""
+        if isinstance(target, str):
+            ch = self.store.get(target)
+            return ch.node if ch is not None else ""
+        if isinstance(target, Endpoint):
+            node = node or self.node_for_endpoint(target)
+            if node:
+                return node
+            return next((b.name for b in self.backends.values()
+                         if b.state is ConnState.CONNECTED), "")
+        return ""
+
     def node_for_endpoint(self, endpoint: Endpoint) -> str | None:
         """Where a phone lives: its device's configured `node`, else the default switch."""
         if endpoint.kind != "device" or self.directory is None:
@@ -152,10 +198,12 @@ class Control:
         dev = self.directory.device_by_sip(endpoint.value, endpoint.realm)
         return dev.node if dev is not None and dev.node else None
 
+    @counted
     async def hangup(self, channel_id: str, cause: str = "NORMAL_CLEARING") -> Result:
         ch = self.channel(channel_id)
         return await self.backend_for(ch).hangup(ch, cause)
 
+    @counted
     async def transfer(self, channel_id: str, destination: str, *, context: str | None = None,
                        leg: str = "self") -> Result:
         if leg not in TRANSFER_LEGS:
@@ -167,6 +215,7 @@ class Control:
             self._peer_of(ch)
         return await self.backend_for(ch).transfer(ch, destination, context=context, leg=leg)
 
+    @counted
     async def attended_transfer(self, channel_id: str, destination: str, *,
                                 context: str | None = None) -> Result:
         if not destination:
@@ -174,32 +223,39 @@ class Control:
         ch = self._answered(channel_id)
         return await self.backend_for(ch).attended_transfer(ch, destination, context=context)
 
+    @counted
     async def hold(self, channel_id: str) -> Result:
         ch = self._answered(channel_id)
         return await self.backend_for(ch).hold(ch)
 
+    @counted
     async def unhold(self, channel_id: str) -> Result:
         ch = self._answered(channel_id)
         return await self.backend_for(ch).unhold(ch)
 
+    @counted
     async def park(self, channel_id: str) -> Result:
         ch = self.channel(channel_id)
         return await self.backend_for(ch).park(ch)
 
+    @counted
     async def break_media(self, channel_id: str) -> Result:
         ch = self.channel(channel_id)
         return await self.backend_for(ch).break_media(ch)
 
+    @counted
     async def play(self, channel_id: str, media: str, *, leg: str = "aleg") -> Result:
         ch = self.channel(channel_id)
         if leg in ("bleg", "holdb"):
             self._peer_of(ch)
         return await self.backend_for(ch).play(ch, media, leg=leg)
 
+    @counted
     async def send_dtmf(self, channel_id: str, digits: str) -> Result:
         ch = self.channel(channel_id)
         return await self.backend_for(ch).send_dtmf(ch, digits)
 
+    @counted
     async def bridge(self, channel_id: str, other_id: str) -> Result:
         ch, other = self.channel(channel_id), self.channel(other_id)
         if ch.id == other.id:
@@ -208,6 +264,7 @@ class Control:
             raise Unsupported("cannot bridge channels on different switches")
         return await self.backend_for(ch).bridge(ch, other)
 
+    @counted
     async def eavesdrop(self, target_id: str, listener: Endpoint, *, mode: str = "listen",
                         channel_id: str | None = None,
                         variables: Mapping[str, str] | None = None) -> Result:
@@ -217,6 +274,7 @@ class Control:
         return await self.backend_for(ch).eavesdrop(ch, listener, mode=mode,
                                                     channel_id=channel_id, variables=variables)
 
+    @counted
     async def intercept(self, target_id: str, listener: Endpoint, *,
                         channel_id: str | None = None,
                         variables: Mapping[str, str] | None = None) -> Result:
@@ -224,6 +282,7 @@ class Control:
         return await self.backend_for(ch).intercept(ch, listener, channel_id=channel_id,
                                                     variables=variables)
 
+    @counted
     async def originate(self, endpoint: Endpoint, destination: str, *, node: str | None = None,
                         context: str | None = None, caller_id_number: str = "",
                         caller_id_name: str = "", variables: Mapping[str, str] | None = None,
@@ -243,6 +302,7 @@ class Control:
             return None
         return path
 
+    @counted
     async def record(self, channel_id: str, action: str = "start", *, path: str | None = None,
                      time_limit: int | None = None) -> Result:
         """Start or stop recording the channel (both directions, mixed) to a file on the

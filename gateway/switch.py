@@ -61,6 +61,7 @@ class SwitchBackend(Protocol):
     state: ConnState
     last_error: str  # why the connection is not up, safe to show
     ready: asyncio.Event  # set on every successful (re)sync of the store
+    events: int  # events received from the switch, for /metrics
 
     def health(self) -> dict[str, Any]:
         """The /healthz entry: name, type, state, channels, last_error."""
