@@ -303,7 +303,7 @@ async def test_a_dialect_listener_is_counted_with_the_dialects_own_answer(
     probe.create_apps = create_apps  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "dialects.probe", probe)
     async with live_gateway(edit=with_probe_dialect) as live:
-        [listener] = live.client.app[EXTRA_LISTENERS]
+        [listener] = [x for x in live.client.app[EXTRA_LISTENERS] if x.name == "probe socket"]
         own = TestClient(TestServer(listener.app))
         await own.start_server()
         try:
