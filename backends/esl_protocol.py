@@ -164,32 +164,33 @@ def decode_plain(body: bytes) -> Event:
     return ev
 
 
-_HEADER_TYPES = frozenset({str, list})
 _STR = {str}
 
 
 def decode_json(body: bytes) -> Event:
     """A `text/event-json` body. orjson: this parse is most of what ingest costs.
 
-    FreeSWITCH writes every header as a string (an array header as a list of strings); any
-    other type is not its event, and mapping it would put numbers or objects where the store
-    keeps text (or fail on an unhashable id), so it ends the session like bad framing."""
+    FreeSWITCH writes every header as a string, and a channel variable holding an array as a
+    list of strings; any other type is not its event, and mapping it would put numbers or
+    lists where the store keeps text (or fail on an unhashable id), so it ends the session
+    like bad framing."""
     try:
         ev = orjson.loads(body)
     except ValueError as exc:
         raise ProtocolError(f"bad json event: {exc}") from None
     if not isinstance(ev, dict):
         raise ProtocolError("json event is not an object")
-    types = set(map(type, ev.values()))
-    if types != _STR and (not _HEADER_TYPES.issuperset(types) or not all(
-            type(x) is str for v in ev.values() if type(v) is list for x in v)):
+    if set(map(type, ev.values())) != _STR and not all(
+            type(v) is str or (type(v) is list and k.startswith("variable_")
+                               and all(type(x) is str for x in v))
+            for k, v in ev.items()):
         raise ProtocolError("json event with a header that is not a string")
     return ev
 
 
-#: A header as FreeSWITCH writes it; anything else fails the lean decode, and the whole decode
-#: then reports it.
-_Header = str | list[str] | None
+#: A header the mapping reads, as FreeSWITCH writes it; anything else fails the lean decode,
+#: and the whole decode then reports it.
+_Header = str | None
 
 #: FreeSWITCH writes the event name first: `{"Event-Name":"CHANNEL_STATE",...`
 _NAME_PREFIX = b'{"Event-Name":"'

@@ -197,6 +197,8 @@ retypes = st.lists(st.tuples(st.integers(0, 1 << 10), st.integers(0, 63), st.int
        points=st.lists(st.integers(0, 1 << 20), max_size=30), wrong=retypes)
 @example(start=0, count=1, muts=[], points=[], wrong=[(0, 0, 0)])  # Event-Name: [1, 2]
 @example(start=0, count=9, muts=[], points=[], wrong=[(3, 2, 3)])  # Channel-Name: 12
+@example(start=0, count=1, muts=[], points=[], wrong=[(0, 0, 5)])  # Event-Name: [""]
+@example(start=0, count=9, muts=[], points=[], wrong=[(3, 10, 5)])  # sip_from_user: [""]
 @example(start=0, count=5, muts=[(2, 0, b"a")], points=[7], wrong=[])
 @example(start=0, count=3, muts=[(4, 10, b"")], points=[3], wrong=[])
 def test_mutated_streams_end_only_in_protocol_error(loop: asyncio.AbstractEventLoop, start: int,
