@@ -152,8 +152,9 @@ def _mutate(data: bytes, kind: int, pos: int, blob: bytes) -> bytes:
         if at < 0:
             return data
         end = data.index(b"\n", at)
+        told = data[at + 16:end]
         bad = _BAD_LENGTHS[len(blob) % len(_BAD_LENGTHS)] if len(blob) % 3 else str(
-            int(data[at + 16:end] or 0) + len(blob) - 8).encode()
+            int(told if told.isdigit() else 0) + len(blob) - 8).encode()
         return data[:at + 16] + bad + data[end:]
     if kind == 3:  # invalid UTF-8 inside a frame
         return data[:pos] + b"\xff\xfe\xc3(" + blob + data[pos:]
