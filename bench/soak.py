@@ -27,6 +27,7 @@ import logging
 import random
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,8 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     rss_start: int = 0
     rss_end: int = 0
+    heap_start: int = 0  # the gateway's own Python heap (--heap), bytes
+    heap_end: int = 0
     big: dict[str, tuple[int, float, int, int]] = field(default_factory=dict)
 
     @property
@@ -69,6 +72,31 @@ class Report:
     @property
     def missing(self) -> int:
         return sum(c.missing for c in self.checks)
+
+
+#: Where the gateway's own allocations come from (the simulators share the process).
+GATEWAY_CODE = ("/gateway/", "/backends/", "/panoramisk/", "/aiohttp/", "/msgspec/")
+
+
+def gateway_heap() -> int:
+    """Bytes the gateway's code holds on the Python heap (0 unless tracemalloc runs)."""
+    if not tracemalloc.is_tracing():
+        return 0
+    snap = tracemalloc.take_snapshot()
+    return sum(s.size for s in snap.statistics("filename")
+               if any(part in s.traceback[0].filename for part in GATEWAY_CODE))
+
+
+async def quiet(gw: Gateway, sw: Switches, nodes: list[str]) -> None:
+    """Every call hung up and the store empty again, so start and end compare like for like."""
+    for node in nodes:
+        sim = sw.sims[node]
+        for uid in list(sim.channel_ids()):
+            await sim.hangup(uid)
+    for node in nodes:
+        await settled(gw, node, sw.sims[node], 10)
+    await asyncio.sleep(0.3)  # timers of the ended calls
+    gc.collect()
 
 
 def rss() -> int:
@@ -196,13 +224,12 @@ async def run(drops: int = 100, big: int = 10_000, seed: int = 1,
         if not ok:
             raise RuntimeError("the backends did not connect")
         phones = _phones(settings, sw)
+        nodes = list(phones)
+        await quiet(gw, sw, nodes)
+        report.rss_start, report.heap_start = rss(), gateway_heap()
         churns = [Churn(sw.sims[n], phones[n], random.Random(rng.random())) for n in phones]
         for churn in churns:
             churn.start()
-        await asyncio.sleep(0.5)
-        gc.collect()
-        report.rss_start = rss()
-        nodes = list(phones)
         for _ in range(drops):
             for node in rng.sample(nodes, len(nodes)):
                 await asyncio.sleep(rng.uniform(0.0, 0.15))  # churn in flight
@@ -218,8 +245,8 @@ async def run(drops: int = 100, big: int = 10_000, seed: int = 1,
                     on_check(check)
         for churn in churns:
             await churn.stop()
-        gc.collect()
-        report.rss_end = rss()
+        await quiet(gw, sw, nodes)
+        report.rss_end, report.heap_end = rss(), gateway_heap()
         if big:
             for node in nodes:
                 sim = sw.sims[node]
@@ -249,7 +276,12 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=10_000,
                     help="channels per switch for the timed resync (0: skip)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--heap", action="store_true",
+                    help="also trace the gateway's own Python heap (slower; the simulators "
+                         "share the process, so RSS counts them too)")
     args = ap.parse_args()
+    if args.heap:
+        tracemalloc.start()
     logging.basicConfig(level=logging.ERROR)  # each cut logs a reconnect: expected, not news
 
     def progress(c: Check) -> None:
@@ -264,7 +296,11 @@ def main() -> None:
     print(f"resync (cut to ready): median {statistics.median(times) * 1000:.0f} ms, "
           f"max {max(times) * 1000:.0f} ms (churn of up to 60 channels per switch)")
     print(f"RSS                  : {report.rss_start / 2**20:.1f} MiB at start, "
-          f"{report.rss_end / 2**20:.1f} MiB at end")
+          f"{report.rss_end / 2**20:.1f} MiB at end (simulators included; no calls up at "
+          f"either point)")
+    if report.heap_start:
+        print(f"gateway Python heap  : {report.heap_start / 2**20:.2f} MiB at start, "
+              f"{report.heap_end / 2**20:.2f} MiB at end")
     for node, (n, took, ghosts, missing) in report.big.items():
         print(f"resync of {n} channels on {node}: {took:.2f} s (cut to ready), "
               f"{ghosts} ghosts, {missing} missing")
