@@ -21,8 +21,12 @@ from hypothesis import strategies as st
 from backends.base import ProtocolError
 from backends.esl_protocol import MAX_HEADER_BLOCK, FrameParser, Message
 from backends.esl_session import EslSession
+from backends.freeswitch import FreeSwitchBackend
+from backends.freeswitch_settings import FreeSwitchOptions
 from backends.fs_mapping import FsMapper, row_to_channel
+from gateway.config import BackendSettings
 from gateway.store import INDEXED, ChannelStore
+from simswitch.fs_server import FreeSwitchSimulator
 from tests.fuzz_util import CI, FS_DIR, cut, esl_event_frames
 
 NODE = "fs1"
@@ -287,3 +291,36 @@ def test_resync_leaves_exactly_the_switchs_channels(
             dead.add(uid)
             assert feed(loop, mapper, [event("CHANNEL_DESTROY", uid)]) is None
     assert {ch.id for ch in store} == truth
+
+
+# ------------------------------------------------------------------ over a socket
+async def test_an_untrustworthy_event_makes_the_backend_resync() -> None:
+    """A well-framed event with an id that is not a string (what the first mutation example
+    found): the backend drops the connection, reconnects, and its store is the switch's."""
+    sim = FreeSwitchSimulator(extensions={"201": "acme.example.com", "202": "acme.example.com"})
+    await sim.start()
+    be = FreeSwitchBackend(BackendSettings(name=NODE, type="freeswitch", port=sim.port,
+                                           options=FreeSwitchOptions(password="ClueCon"),
+                                           backoff_initial=0.01, backoff_max=0.05),
+                           ChannelStore())
+    await be.start()
+    try:
+        async with asyncio.timeout(10):
+            await be.ready.wait()
+            a = await sim.place_call("201", "202", answer_after=0.05)
+            while be.store.get(a) is None:  # noqa: ASYNC110 - the store has no waiter
+                await asyncio.sleep(0.01)
+            before = be.connects
+            bad = frame({**TEMPLATES["CHANNEL_ANSWER"], "Unique-ID": [a]})
+            ghost = event("CHANNEL_CREATE", "never-on-the-switch")
+            for s in list(sim.sessions):
+                s.writer.write(bad + ghost)
+            while not (be.connects > before and be.ready.is_set()):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            truth = set(sim.channel_ids())
+            while {ch.id for ch in be.store} != truth:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            assert be.store.get("never-on-the-switch") is None and a in truth
+    finally:
+        await be.stop()
+        await sim.stop()
