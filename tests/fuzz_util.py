@@ -12,7 +12,7 @@ from backends.esl_protocol import FrameParser
 from tests.conftest import FIXTURES
 
 #: CI-sized: each property runs a few dozen examples; the fuzz modules stay well under 60 s.
-CI = settings(deadline=None, max_examples=60, derandomize=True,
+CI = settings(deadline=None, max_examples=60, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 FS_DIR = FIXTURES / "freeswitch"
