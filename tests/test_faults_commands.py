@@ -145,3 +145,42 @@ async def test_channel_that_hangs_up_mid_command(name: str, hangup: Hangup, unav
         assert not_found(status, doc), (status, doc)
         assert f"api uuid_kill {a} NORMAL_CLEARING" in live.fs.commands[n:]
         await live.until(lambda: live.gw.store.get(a) is None)
+
+
+# ---------------------------------------------------------------- the same over Asterisk
+async def gus_hangup(live: Live, a: str) -> tuple[int, Any]:
+    r = await live.client.post("/login", json={"username": "gus@gamma.example.com",
+                                               "password": "demo-gus"})
+    s = await r.json()
+    async with asyncio.timeout(SAFETY):
+        r = await live.client.delete(f"/api/v2/channels/{a}",
+                                     headers={"X-Access-Token": s["token"], "X-Key": s["key"]})
+        return r.status, await r.json()
+
+
+async def asterisk_call(live: Live) -> str:
+    a = await live.ast.place_call("401", "402")
+    await live.until(lambda: len(list(live.gw.store.by_node("ast1"))) == 2
+                     and all(c.answered for c in live.gw.store.by_node("ast1")))
+    return a
+
+
+async def test_asterisk_that_never_answers() -> None:
+    async with live_gateway(edit=short_timeouts, switches=("fs1", "ast1")) as live:
+        a = await asterisk_call(live)
+        live.ast.stall(SAFETY * 3)
+        status, doc = await gus_hangup(live, a)
+        assert (status, doc) == (500, {"status": "error", "info": "ESL response undefined"})
+
+
+async def test_asterisk_channel_that_hangs_up_mid_command() -> None:
+    async with live_gateway(edit=lambda s: short_timeouts(s, 4.0),
+                            switches=("fs1", "ast1")) as live:
+        a = await asterisk_call(live)
+        live.ast.stall(1.0)  # the switch's events and replies are held back...
+        await live.ast.hangup(a)  # ...while the call ends
+        assert live.gw.store.get(a) is not None
+        mark = len(live.ast.actions)
+        status, doc = await gus_hangup(live, a)
+        assert (status, doc) == (500, {"status": "error", "info": "-ERR No such channel!\n"})
+        assert any(act.get("Action", "").lower() == "hangup" for act in live.ast.actions[mark:])
