@@ -168,6 +168,7 @@ class AsteriskBackend(ReconnectingBackend):
         reply = await ami.send({"Action": "CoreShowChannels"})
         items = reply if isinstance(reply, list) else []
         self.last_resync = self.store.reconcile(self.name, self.mapper.snapshot(items))
+        del reply, items  # not held for the connection's life (10k list items are megabytes)
         # channels that ended while we were away get no Hangup: forget them the same way
         tracked = {*self._held, *self._held.values(), *self._playing, *self._mixmonitors,
                    *self._lone}

@@ -164,16 +164,33 @@ def decode_plain(body: bytes) -> Event:
     return ev
 
 
+_STR = {str}
+
+
 def decode_json(body: bytes) -> Event:
-    """A `text/event-json` body. orjson: this parse is most of what ingest costs."""
+    """A `text/event-json` body. orjson: this parse is most of what ingest costs.
+
+    FreeSWITCH writes every header as a string, and a channel variable holding an array as a
+    list of strings; any other type is not its event, and mapping it would put numbers or
+    lists where the store keeps text (or fail on an unhashable id), so it ends the session
+    like bad framing."""
     try:
         ev = orjson.loads(body)
     except ValueError as exc:
         raise ProtocolError(f"bad json event: {exc}") from None
     if not isinstance(ev, dict):
         raise ProtocolError("json event is not an object")
+    if set(map(type, ev.values())) != _STR and not all(
+            type(v) is str or (type(v) is list and k.startswith("variable_")
+                               and all(type(x) is str for x in v))
+            for k, v in ev.items()):
+        raise ProtocolError("json event with a header that is not a string")
     return ev
 
+
+#: A header the mapping reads, as FreeSWITCH writes it; anything else fails the lean decode,
+#: and the whole decode then reports it.
+_Header = str | None
 
 #: FreeSWITCH writes the event name first: `{"Event-Name":"CHANNEL_STATE",...`
 _NAME_PREFIX = b'{"Event-Name":"'
@@ -192,7 +209,7 @@ class LeanDecoder:
     def __init__(self, reads: Mapping[str, Iterable[str]]) -> None:
         self._decoders: dict[bytes, Callable[[bytes], Any]] = {}
         for name, keys in reads.items():
-            fields = [(f"h{i}", Any, msgspec.field(default=None, name=key))
+            fields = [(f"h{i}", _Header, msgspec.field(default=None, name=key))
                       for i, key in enumerate(dict.fromkeys(("Event-Name", *keys)))]
             struct = msgspec.defstruct(f"Lean_{name}", fields, gc=False, omit_defaults=True)
             self._decoders[name.encode()] = msgspec.json.Decoder(struct).decode

@@ -123,6 +123,7 @@ class FreeSwitchBackend(ReconnectingBackend):
         self.store.begin_resync(self.name)
         snapshot = await self._snapshot(esl)  # on failure the next connect restarts the resync
         self.last_resync = self.store.reconcile(self.name, snapshot)
+        del snapshot  # not held for the connection's life (10k channels are megabytes)
         self.ready.set()
         await self._watch(esl)
 

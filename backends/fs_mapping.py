@@ -19,6 +19,7 @@ from gateway.directory import KEPT_VARIABLES
 from gateway.model import Channel, Initial, State, Waiting, derive_state
 from gateway.store import ChannelStore
 
+from .base import ProtocolError
 from .esl_protocol import Event, LeanDecoder, decode_json
 
 #: What the backend subscribes to: exactly the events the mapping reads (plus job results).
@@ -92,6 +93,22 @@ READS: dict[str, tuple[str, ...]] = {
                     "Sent-Callee-ID-Name", "Sent-Callee-ID-Number"),
     "CHANNEL_ORIGINATE": (),
 }
+#: Channel variables the mapping reads: FreeSWITCH may write a variable as an array, but
+#: these are single values, and a list in one would reach the store (or an index) as a list.
+_READ_VARIABLES = tuple(sorted({key for keys in (_EVERY, _ATTRIBUTION, _APP_READS)
+                                for key in keys if key.startswith("variable_")}))
+
+
+def _full(body: bytes) -> Event:
+    """The whole event, refused (as the stream not being FreeSWITCH's) when a variable the
+    mapping reads is not a string."""
+    ev = decode_json(body)
+    for key in _READ_VARIABLES:
+        if type(ev.get(key, "")) is not str:
+            raise ProtocolError(f"event variable {key} is not a string")
+    return ev
+
+
 _LEAN = LeanDecoder({
     **{name: (*_EVERY, *(() if name in _NO_VARIABLES else _ATTRIBUTION), *keys)
        for name, keys in READS.items()},
@@ -253,15 +270,15 @@ class FsMapper:
         channel first seen by a later event is built from every field it carries."""
         ev = _lean(body)
         if ev is None:
-            return decode_json(body)
+            return _full(body)
         name = ev["Event-Name"]
         if name == "CHANNEL_DESTROY":
             return ev
         uid = ev.get("Unique-ID")
         if uid and uid not in self._gone and self._get(uid) is None:
-            return decode_json(body)
+            return _full(body)
         if name in _NO_VARIABLES and "variable_uuid" in ev:
-            return decode_json(body)
+            return _full(body)
         return ev
 
     def handle(self, ev: Event) -> None:
