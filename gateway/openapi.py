@@ -124,21 +124,22 @@ class Route:
 
 
 def routes(mounts: Mapping[str, web.Application]) -> Iterator[Route]:
-    """Every endpoint route of the sub-applications, with its full path (prefix + template).
-    Routes that are not endpoints (a websocket upgrade) are not REST operations: skipped."""
+    """Every endpoint route of the sub-applications, with its path template (a mounted
+    sub-application's routes already carry its prefix). Routes whose handler is not an
+    endpoint are not the dialect's resources: skipped."""
     seen: set[tuple[str, int]] = set()
-    for prefix, app in mounts.items():
+    for app in mounts.values():
         for route in app.router.routes():
             endpoint = getattr(route.handler, "__self__", None)
             if endpoint is None or not hasattr(endpoint, "methods"):
                 continue
             info = route.resource.get_info() if route.resource is not None else {}
             template = info.get("formatter", info.get("path", ""))
-            key = (prefix + template, id(endpoint))
+            key = (template, id(endpoint))
             if key in seen:
                 continue
             seen.add(key)
-            yield Route(prefix + template, tuple(endpoint.methods), getattr(endpoint, "doc", None))
+            yield Route(template, tuple(endpoint.methods), getattr(endpoint, "doc", None))
 
 
 def undocumented(mounts: Mapping[str, web.Application]) -> list[str]:
