@@ -20,6 +20,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from lxml import etree
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -39,6 +40,8 @@ from tests.harness import Live, live_gateway
 DIALECTS = ("callflow", "kazoo", "webitel", "mor")
 #: generated cases per operation: enough to reach every parser branch, small enough for CI
 EXAMPLES = 12
+#: and cases that break the documented schemas (wrong types, missing or extra fields)
+NEGATIVE_EXAMPLES = 8
 ACME = "a0000000000000000000000000000003"
 
 
@@ -228,9 +231,16 @@ def _xml_conforms(schema: dict[str, Any], element: Any, doc: dict[str, Any]) -> 
         if prop.get("type") == "object":
             if not _xml_conforms({**prop, "xml": {"name": child.tag}}, child, doc):
                 return False
-        elif len(child):
+        elif len(child) or not _leaf_ok(prop, child.text or ""):
             return False
     return True
+
+
+def _leaf_ok(schema: dict[str, Any], text: str) -> bool:
+    """A leaf's text against its enum or const (XML text is always a string)."""
+    if "enum" in schema:
+        return text in schema["enum"]
+    return "const" not in schema or text == schema["const"]
 
 
 def _xml_break(raw: dict[str, Any], responses: dict[str, Any], status: int, media: str,
@@ -249,16 +259,17 @@ def _xml_break(raw: dict[str, Any], responses: dict[str, Any], status: int, medi
 
 
 def _run_operation(run: Running, raw: dict[str, Any], op: Any, fixed: dict[str, Any],
-                   session: requests.Session, found: list[str]) -> None:
+                   session: requests.Session, found: list[str], mode: GenerationMode,
+                   examples: int) -> None:
     responses = op.definition.raw["responses"]
     checks = [response_schema_conformance, content_type_conformance]
     if not any(str(s).startswith("5") for s in responses):
         checks.append(not_a_server_error)  # a 5xx only where the platform itself answers one
 
-    @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None,
+    @hypothesis.settings(max_examples=examples, deadline=None, database=None,
                          phases=[Phase.explicit, Phase.generate],
                          suppress_health_check=list(HealthCheck))
-    @hypothesis.given(case=op.as_strategy(**fixed))
+    @hypothesis.given(case=op.as_strategy(mode, **fixed))
     def check(case: Any) -> None:
         response = case.call(base_url=run.base, session=session, timeout=15)
         kind = {k.lower(): v for k, v in response.headers.items()}.get("content-type", "")
@@ -270,10 +281,13 @@ def _run_operation(run: Running, raw: dict[str, Any], op: Any, fixed: dict[str, 
             found.append(f"{op.label} -> {why}")
         try:
             case.validate_response(response, checks=checks)
-        except Exception as exc:
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis's FailureGroup
             found.append(f"{op.label} -> {status}: {str(exc)[:600]}")
 
-    check()
+    try:
+        check()
+    except hypothesis.errors.Unsatisfiable:
+        pass  # nothing of the operation can be made invalid (no parameters, no body)
 
 
 def _fuzz(run: Running, name: str) -> list[str]:
@@ -282,7 +296,10 @@ def _fuzz(run: Running, name: str) -> list[str]:
     session = requests.Session()
     found: list[str] = []
     for result in schemathesis.openapi.from_dict(raw).get_all_operations():
-        _run_operation(run, raw, result.ok(), fixed, session, found)
+        op = result.ok()
+        _run_operation(run, raw, op, fixed, session, found, GenerationMode.POSITIVE, EXAMPLES)
+        _run_operation(run, raw, op, fixed, session, found, GenerationMode.NEGATIVE,
+                       NEGATIVE_EXAMPLES)
     return found
 
 

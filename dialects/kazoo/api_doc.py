@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from gateway.openapi import FALLBACK, Api, Op, Param, Reply, RouteDoc, Schema, ref
 
+from .actions import POST_ACTIONS
+from .metaflow_schemas import MODULES, NODE
+
 JSON = "application/json"
 CSV = "text/csv"
 _STR = {"type": "string"}
@@ -65,8 +68,24 @@ _SWITCH = Reply("The switch refused or could not carry out the action (Kazoo's o
                 {JSON: ref("Error")})
 _PRETTY = Param("pretty_print", schema={"enum": ["true", "false"]})
 _ACCEPT = Param("accept", schema={"enum": ["csv", "json", "text/csv"]})
-_ENVELOPE_BODY = {JSON: {"type": "object", "properties": {"data": {}, "verb": _STR,
-                                                           "action": _STR}}}
+#: a metaflow node per module, from the schemas the handler validates against
+_METAFLOW: Schema = {"oneOf": [
+    {**NODE, "required": ["module", "data"],
+     "properties": {**NODE["properties"], "module": {"const": name}, "data": schema}}
+    for name, schema in sorted(MODULES.items())]}
+_ACTION_DATA: Schema = {"type": "object", "required": ["action"], "properties": {
+    "action": {"enum": [*sorted(POST_ACTIONS), "metaflow"]},
+    "target": _STR, "leg": {"enum": ["self", "bleg", "both"]},
+    "transfer_type": {"enum": ["attended", "blind"]}, "id": _STR,
+    "target_type": {"enum": ["device", "user", "number"]}, "target_id": _STR,
+    "device_id": _STR, "owner_id": _STR, "auto_answer": {"type": "boolean"},
+    "can_call_self": {"type": "boolean"}, "unbridged_only": {"type": "boolean"},
+    "module": _STR}}
+_ACTION_BODY = {JSON: {"type": "object", "required": ["data"],
+                       "properties": {"data": {"anyOf": [_ACTION_DATA, _METAFLOW]},
+                                      "verb": _STR}}}
+_METAFLOW_BODY = {JSON: {"type": "object", "required": ["action", "data"],
+                         "properties": {"action": {"const": "metaflow"}, "data": _METAFLOW}}}
 
 
 def _get(summary: str, data: Schema, *, csv: bool = False) -> Op:
@@ -107,10 +126,10 @@ DOCS: dict[str, RouteDoc] = {
         "post": Op("An action: transfer, hangup, break, callflow, intercept, move, metaflow",
                    {"200": Reply("Initiated", {JSON: _success({"type": "string"})}),
                     "500": _SWITCH, "503": _SWITCH, "default": _ERR},
-                   body=_ENVELOPE_BODY, params=(Param("action"),)),
+                   body=_ACTION_BODY, params=(Param("action"),)),
         "put": Op("A metaflow", {"201": Reply("Sent", {JSON: _success({"type": "string"})}),
                                  "500": _SWITCH, "503": _SWITCH, "default": _ERR},
-                  body=_ENVELOPE_BODY)}),
+                  body=_METAFLOW_BODY)}),
     "/accounts/{account_id}/users/{user_id}/channels": RouteDoc(
         {"get": _get("A user's devices' channels", _LIST, csv=True)}),
     "/accounts/{account_id}/devices/{device_id}/channels": RouteDoc(
