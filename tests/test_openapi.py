@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -86,6 +87,67 @@ def test_a_route_without_a_doc_is_reported() -> None:
     add_endpoints(app, [("/a", Endpoint(("GET",), handle, auth)),
                         ("/b/{id}", Endpoint(("GET",), handle, auth))], docs={"/b/{id}": doc})
     assert openapi.undocumented({"/p": app}) == ["/a", "POST /b/{id}"]
+
+
+def test_document_shape() -> None:
+    """Path parameters come from the route template (regex dropped), a fallback is left out,
+    `security=()` is an open operation, the default security is the API's."""
+    from aiohttp import web
+
+    from gateway.endpoint import Endpoint, add_endpoints
+
+    async def handle(request: web.Request, ctx: None) -> web.Response:
+        return web.Response()
+
+    async def auth(request: web.Request) -> None:
+        return None
+
+    ok = {"200": openapi.Reply("ok", {"application/json": {"type": "object"}})}
+    app = web.Application()
+    add_endpoints(app, [
+        ("/calls/{id:[0-9]+}", Endpoint(("GET", "DELETE"), handle, auth)),
+        ("/login", Endpoint(("POST",), handle, auth)),
+        ("/{tail:.*}", Endpoint(("GET",), handle, auth)),
+    ], docs={
+        "/calls/{id:[0-9]+}": openapi.RouteDoc({
+            "get": openapi.Op("one", ok, params=(openapi.Param("full"),)),
+            "delete": openapi.Op("drop", ok)}),
+        "/login": openapi.RouteDoc({"post": openapi.Op("in", ok, security=())}),
+        "/{tail:.*}": openapi.FALLBACK,
+    })
+    root = web.Application()
+    root.add_subapp("/x", app)
+    api = openapi.Api("T", security_schemes={"k": {"type": "apiKey", "in": "header",
+                                                  "name": "K"}}, security=("k",))
+    doc = openapi.document(api, {"/x": app}, "t")
+    assert openapi.undocumented({"/x": app}) == []
+    assert list(doc["paths"]) == ["/x/calls/{id}", "/x/login"]
+    get = doc["paths"]["/x/calls/{id}"]["get"]
+    assert get["parameters"] == [
+        {"name": "id", "in": "path", "schema": {"type": "string"}, "required": True},
+        {"name": "full", "in": "query", "schema": {"type": "string"}}]
+    assert doc["paths"]["/x/login"]["post"]["security"] == []
+    assert doc["security"] == [{"k": []}]
+    assert "security" not in get
+
+
+def test_documents_hold_every_route_and_no_secret() -> None:
+    """Each document has every documented route of the running code, and none of the
+    configuration's secrets (API keys, passwords, token secret)."""
+    gw = Gateway.build(load_demo())
+    app = build_app(gw, manage_backends=False)
+    secrets = {gw.settings.gateway.token_secret}
+    for user in gw.directory.users.values():
+        secrets |= {v for v in (user.password, user.callflow_token) if v}
+    secrets |= {a.api_key for a in gw.directory.accounts.values() if a.api_key}
+    for name, apps in app[DIALECT_MOUNTS].items():
+        opts = gw.settings.dialect(name)
+        secrets |= {v for v in (getattr(opts, "api_secret", ""),) if v}
+        doc = openapi.document(dialects.load(name).OPENAPI, apps, name)
+        shown = {r.path for r in openapi.routes(apps) if r.doc and r.doc.ops}
+        assert {p.replace(":[^{}/]+", "") for p in shown} <= set(doc["paths"]), name
+        text = json.dumps(doc)
+        assert not [s for s in secrets if len(s) >= 6 and s in text], name
 
 
 # ------------------------------------------------------------ a live gateway
