@@ -4,6 +4,8 @@ envelopes around the channel and directory documents."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gateway.openapi import FALLBACK, Api, Op, Param, Reply, RouteDoc, Schema, ref
 
 from .actions import POST_ACTIONS
@@ -101,7 +103,7 @@ _LIST = {"type": "array", "items": ref("ListedChannel")}
 _AUTH_OK = {"201": Reply("A token and the account", {JSON: {
     "allOf": [_success({"type": "object"})], "required": ["auth_token"]}}), "default": _ERR}
 
-DOCS: dict[str, RouteDoc] = {
+_DOCS: dict[str, RouteDoc] = {
     "/user_auth": RouteDoc({"put": Op(
         "A token for a user's md5/sha of `user:password`", _AUTH_OK, security=(),
         body={JSON: {"type": "object", "properties": {"data": {
@@ -148,3 +150,15 @@ DOCS: dict[str, RouteDoc] = {
     "": FALLBACK,
     "/{tail:.*}": FALLBACK,
 }
+
+#: crossbar echoes a client's request id (else makes one) on every answer
+_REQUEST_ID = Param("X-Request-ID", "header",
+                    description="Echoed in the answer's X-Request-ID (at most 128 characters)")
+
+
+def _with_request_id(doc: RouteDoc) -> RouteDoc:
+    return replace(doc, ops={m: replace(op, params=(*op.params, _REQUEST_ID))
+                             for m, op in doc.ops.items()})
+
+
+DOCS: dict[str, RouteDoc] = {path: _with_request_id(doc) for path, doc in _DOCS.items()}
