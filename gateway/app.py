@@ -15,7 +15,7 @@ from aiohttp import web
 import dialects
 import panel
 
-from . import openapi
+from . import logs, openapi
 from .context import GATEWAY, Gateway
 from .dialect import DialectApps, Listener
 from .errors import MAX_LINE
@@ -81,6 +81,7 @@ def build_app(gw: Gateway, *, manage_backends: bool = True) -> web.Application:
     """The shared listener's application. Dialects with their own `listen` are left out here
     and served by `build_dialect_apps`; extra listeners the mounted dialects asked for are
     kept under `EXTRA_LISTENERS` for whoever serves the app."""
+    logs.quiet_bad_http()
     app = web.Application(client_max_size=gw.settings.gateway.max_body)
     app[GATEWAY] = gw
     app.router.add_get("/healthz", healthz)
@@ -101,6 +102,7 @@ def build_app(gw: Gateway, *, manage_backends: bool = True) -> web.Application:
 def build_dialect_apps(gw: Gateway) -> list[tuple[str, int, web.Application]]:
     """(host, port, app) for each enabled dialect that asked for a listener of its own, and
     for each extra listener such a dialect asked for."""
+    logs.quiet_bad_http()
     out = []
     for name, d in gw.settings.dialects.items():
         if d.enabled and d.port:

@@ -106,14 +106,18 @@ _AUTH_OK = {"201": Reply("A token and the account", {JSON: {
 _DOCS: dict[str, RouteDoc] = {
     "/user_auth": RouteDoc({"put": Op(
         "A token for a user's md5/sha of `user:password`", _AUTH_OK, security=(),
-        body={JSON: {"type": "object", "properties": {"data": {
-            "type": "object", "properties": {
-                "credentials": _STR, "method": {"enum": ["md5", "sha"]},
-                "account_name": _STR, "account_realm": _STR, "phone_number": _STR}}}}})}),
+        body={JSON: {"type": "object", "required": ["data"], "properties": {"data": {
+            "type": "object", "required": ["credentials"], "properties": {
+                "credentials": {"type": "string", "minLength": 1, "maxLength": 64},
+                "method": {"enum": ["md5", "sha"]},
+                "account_name": {"type": "string", "minLength": 1, "maxLength": 128},
+                "account_realm": {"type": "string", "minLength": 4, "maxLength": 253},
+                "phone_number": {"type": "string", "minLength": 1, "maxLength": 64}}}}}})}),
     "/api_auth": RouteDoc({"put": Op(
         "A token for an account's API key", _AUTH_OK, security=(),
-        body={JSON: {"type": "object", "properties": {"data": {
-            "type": "object", "properties": {"api_key": _STR}}}}})}),
+        body={JSON: {"type": "object", "required": ["data"], "properties": {"data": {
+            "type": "object", "required": ["api_key"], "properties": {
+                "api_key": {"type": "string", "minLength": 64, "maxLength": 64}}}}}})}),
     "/token_auth": RouteDoc({
         "get": _get("The token's claims", {"type": "object"}),
         "delete": Op("Revoke the token", {"200": Reply("Revoked", {JSON: _success({})}),
