@@ -4,7 +4,11 @@ handlers answer with. Keyed by the paths of routes.py and resources.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gateway.openapi import FALLBACK, Api, Op, Param, Reply, RouteDoc, Schema, ref
+
+from .params import CALL_ID, EXTENSION
 
 __all__ = ["API", "CALL_DOCS", "FALLBACK", "RESOURCE_DOCS", "SOCKET_DOCS"]
 
@@ -83,18 +87,32 @@ def _op(summary: str, ok: Schema, *, params: tuple[Param, ...] = (), form: bool 
     return Op(summary, replies, params=params, body=body)
 
 
-_CALL_ID = Param("call_id", schema={"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"})
+#: the handlers' own validators (params.py), as the parameters' patterns
+_ID = {"type": "string", "pattern": CALL_ID.pattern}
+_CALL_ID = Param("call_id", schema=_ID)
+
+
+def _path(*names: str, schema: Schema = _ID) -> tuple[Param, ...]:
+    return tuple(Param(n, "path", schema=schema) for n in names)
+
+
+_ORIGINATE_PATH = (*_path("ext", schema={"type": "string", "pattern": EXTENSION.pattern}),
+                   *_path("rid", "cid", schema={"type": "string", "pattern": r"^\d{1,9}$"}),
+                   *_path("dialplan", schema={"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"}),
+                   *_path("callid"))
 _STATUS = ref("Status")
 _CALL_OK = {"allOf": [ref("Call")]}
 _RESULT = {"type": "object", "required": ["status"]}
 
 
 def _cmd(summary: str, *params: Param, ok: Schema = _RESULT) -> RouteDoc:
-    return RouteDoc({"post": _op(summary, ok, params=params, form=True, failing=True)})
+    query = tuple(p for p in params if p.where != "path")
+    op = _op(summary, ok, params=query, form=True, failing=True)
+    return RouteDoc({"post": replace(op, params=params)})
 
 
 _ORIG = {"post": _op("Originate to the path's extension for the contact@reception", _RESULT,
-                     failing=True)}
+                     params=_ORIGINATE_PATH, failing=True)}
 CALL_DOCS: dict[str, RouteDoc] = {
     "": RouteDoc({"get": _op("The organization's live calls", ref("Calls"))}),
     "/list": RouteDoc({"get": _op("The organization's live calls", ref("Calls"))}),
@@ -116,14 +134,16 @@ CALL_DOCS: dict[str, RouteDoc] = {
     "/originate/{ext}/dialplan/{dialplan}/reception/{rid}/contact/{cid}": RouteDoc(_ORIG),
     "/originate/{ext}/dialplan/{dialplan}/reception/{rid}/contact/{cid}/call/{callid}":
         RouteDoc(_ORIG),
-    "/{aleg}/transfer/{bleg}": _cmd("Bridge call `aleg` to call `bleg`"),
-    "/{callid}/pickup": _cmd("Pick up the call"),
-    "/{callid}/park": _cmd("Park the call"),
-    "/{callid}/hangup": _cmd("Hang up the call"),
+    "/{aleg}/transfer/{bleg}": _cmd("Bridge call `aleg` to call `bleg`",
+                                    *_path("aleg", "bleg")),
+    "/{callid}/pickup": _cmd("Pick up the call", *_path("callid")),
+    "/{callid}/park": _cmd("Park the call", *_path("callid")),
+    "/{callid}/hangup": _cmd("Hang up the call", *_path("callid")),
     "/{callid}": RouteDoc({
-        "get": _op("One call", ref("Call")),
-        "post": _op("Refused: calls are created by the switch", _STATUS),
-        "delete": _op("Hang up the call", _RESULT, failing=True)}),
+        "get": _op("One call", ref("Call"), params=_path("callid")),
+        "post": _op("Refused: calls are created by the switch", _STATUS,
+                    params=_path("callid")),
+        "delete": _op("Hang up the call", _RESULT, failing=True, params=_path("callid"))}),
 }
 
 _LIST = {"type": "array"}
@@ -131,10 +151,12 @@ RESOURCE_DOCS: dict[str, dict[str, RouteDoc]] = {
     "/peer": {"": RouteDoc({"get": _op("The organization's phones",
                                        {"type": "array", "items": ref("Peer")})}),
               "/list": RouteDoc({"get": _op("The phones, Ada's shape", _RESULT)}),
-              "/{peerid}": RouteDoc({"get": _op("One phone", ref("Peer"))})},
+              "/{peerid}": RouteDoc({"get": _op("One phone", ref("Peer"),
+                                                params=_path("peerid"))})},
     "/channel": {"": RouteDoc({"get": _op("Live legs as switch variables",
                                           {"type": "array", "items": ref("Channel")})}),
-                 "/{chanid}": RouteDoc({"get": _op("One leg", ref("Channel"))})},
+                 "/{chanid}": RouteDoc({"get": _op("One leg", ref("Channel"),
+                                                   params=_path("chanid"))})},
     "/users": {"": RouteDoc({"get": _op("The agent's profile", _RESULT)}),
                "/list": RouteDoc({"get": _op("The organization's users", _RESULT)}),
                "/pause": RouteDoc({"get": Op(
@@ -143,7 +165,8 @@ RESOURCE_DOCS: dict[str, dict[str, RouteDoc]] = {
     "/state": {"/reload": RouteDoc({"post": _op("Re-evaluate the organization's call states",
                                                 {"type": "object"})})},
     "/activerecording": {"": RouteDoc({"get": _op("Active recordings", _LIST)}),
-                         "/{cid}": RouteDoc({"get": _op("One recording", {"type": "object"})})},
+                         "/{cid}": RouteDoc({"get": _op("One recording", {"type": "object"},
+                                                        params=_path("cid"))})},
     "/debug": {"/channel/list": RouteDoc({"get": _op("Live legs, Ada envelope", _RESULT)}),
                "/contact": RouteDoc({"get": _op("No contact server: always not found",
                                                 _STATUS)}),
