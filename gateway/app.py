@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import TypedDict
@@ -15,6 +16,7 @@ from aiohttp import web
 import dialects
 import panel
 
+from . import logs, openapi
 from .context import GATEWAY, Gateway
 from .dialect import DialectApps, Listener
 from .errors import MAX_LINE
@@ -35,10 +37,31 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ok else 503)
 
 
+#: dialect name -> its sub-applications by prefix, on the listener that serves it
+DIALECT_MOUNTS = web.AppKey("dialect_mounts", dict[str, dict[str, web.Application]])
+#: dialect name -> its OpenAPI document, written once on first request
+OPENAPI_DOCS = web.AppKey("openapi_docs", dict[str, bytes])
+
+
+async def openapi_doc(request: web.Request) -> web.Response:
+    """`/openapi/<dialect>.json`: the document built from the dialect's registered routes."""
+    name = request.match_info["dialect"]
+    mounts = request.app[DIALECT_MOUNTS].get(name)
+    api = getattr(dialects.load(name), "OPENAPI", None) if mounts is not None else None
+    if mounts is None or not isinstance(api, openapi.Api):
+        raise web.HTTPNotFound(text=f"no OpenAPI document for {name[:64]!r}\n")
+    cache = request.app[OPENAPI_DOCS]
+    if name not in cache:
+        cache[name] = json.dumps(openapi.document(api, mounts, name), indent=1).encode()
+    return web.Response(body=cache[name], content_type="application/json")
+
+
 def _mount(app: web.Application, gw: Gateway, name: str) -> list[Listener]:
     dsettings = gw.settings.dialects[name]
     made = dialects.load(name).create_apps(gw, dsettings)
     parts = made if isinstance(made, DialectApps) else DialectApps(mounts=made)
+    if DIALECT_MOUNTS in app:
+        app[DIALECT_MOUNTS][name] = dict(parts.mounts)
     for prefix, sub in parts.mounts.items():
         sub[GATEWAY] = gw
         sub[DIALECT] = name
@@ -67,10 +90,14 @@ def build_app(gw: Gateway, *, manage_backends: bool = True) -> web.Application:
     """The shared listener's application. Dialects with their own `listen` are left out here
     and served by `build_dialect_apps`; extra listeners the mounted dialects asked for are
     kept under `EXTRA_LISTENERS` for whoever serves the app."""
+    logs.quiet_bad_http()
     app = web.Application(client_max_size=gw.settings.gateway.max_body,
                           middlewares=[gw.metrics.middleware])
     app[GATEWAY] = gw
     app.router.add_get("/healthz", healthz)
+    app[DIALECT_MOUNTS] = {}
+    app[OPENAPI_DOCS] = {}
+    app.router.add_get("/openapi/{dialect}.json", openapi_doc)
     panel.add_routes(app)
     app.router.add_get("/metrics", gw.metrics.handle)
     extra: list[Listener] = []
@@ -86,6 +113,7 @@ def build_app(gw: Gateway, *, manage_backends: bool = True) -> web.Application:
 def build_dialect_apps(gw: Gateway) -> list[tuple[str, int, web.Application]]:
     """(host, port, app) for each enabled dialect that asked for a listener of its own, and
     for each extra listener such a dialect asked for."""
+    logs.quiet_bad_http()
     out = []
     for name, d in gw.settings.dialects.items():
         if d.enabled and d.port:

@@ -8,13 +8,14 @@ reach the dialect's error map (gateway/errors.py), which renders them natively.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from aiohttp import web
 
 from .errors import MethodNotAllowed
+from .openapi import RouteDoc
 
 C = TypeVar("C")
 
@@ -39,6 +40,8 @@ class Endpoint(Generic[C]):
     authorize: Authorize[C] | None = None
     auth_first: bool = False
     method_of: MethodOf[C] | None = None
+    #: what the OpenAPI document says of this path (gateway/openapi.py)
+    doc: RouteDoc | None = None
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if self.auth_first:
@@ -58,10 +61,14 @@ class Endpoint(Generic[C]):
 
 
 def add_endpoints(app: web.Application,
-                  table: Iterable[tuple[str, Endpoint]]) -> None:  # type: ignore[type-arg]
+                  table: Iterable[tuple[str, Endpoint]],  # type: ignore[type-arg]
+                  docs: Mapping[str, RouteDoc] | None = None) -> None:
     """Route every method of each path to its endpoint, so the method check (and its native
-    405) is the endpoint's, not the router's."""
+    405) is the endpoint's, not the router's. `docs` (path -> RouteDoc) is attached to the
+    endpoints of those paths, where the OpenAPI document reads it."""
     for path, endpoint in table:
+        if docs is not None and path in docs:
+            endpoint = replace(endpoint, doc=docs[path])
         # the bound method, which aiohttp recognizes as a coroutine function (an instance
         # with an async __call__ is taken for a deprecated bare function)
         app.router.add_route("*", path, endpoint.__call__)

@@ -12,6 +12,7 @@ from gateway.context import Gateway
 from gateway.dialect import DialectApps
 
 from . import resources, routes, sockets
+from .api_doc import API
 from .auth import TokenAuth
 from .calls import Calls
 from .commands import Commands
@@ -21,6 +22,9 @@ from .peers import Directory
 from .render import View
 from .settings import CallflowSettings
 from .state import STATE, CallflowState
+
+#: the OpenAPI document's title, security and shared schemas (gateway/openapi.py)
+OPENAPI = API
 
 
 def build_state(gw: Gateway, options: CallflowSettings) -> CallflowState:

@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.endpoint import Endpoint, add_endpoints
 
 from .access import Context, Groups, token_auth
+from .api_doc import RESOURCE_DOCS
 from .auth import ADMINISTRATOR, RECEPTIONIST, Agent
 from .errors import UNHANDLED, CallflowError, bad_parameters, not_found
 from .params import CALL_ID
@@ -152,7 +153,7 @@ def apps(make: Callable[[], web.Application]) -> dict[str, web.Application]:
     mounted = {}
     for prefix, routes in table.items():
         app = make()
-        add_endpoints(app, routes)
+        add_endpoints(app, routes, docs=RESOURCE_DOCS[prefix])
         mounted[prefix] = app
     return mounted
 

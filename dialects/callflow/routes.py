@@ -12,6 +12,7 @@ from gateway.endpoint import Endpoint, add_endpoints
 from gateway.errors import MethodNotAllowed
 
 from .access import Context, Groups, token_auth
+from .api_doc import CALL_DOCS
 from .auth import ADMINISTRATOR, RECEPTIONIST, Agent
 from .calls import CallState
 from .commands import Commands
@@ -212,7 +213,7 @@ def add_routes(app: web.Application) -> None:
         ("/{callid}/hangup", endpoint("POST", hangup_path, HANGUP)),
         ("/{callid}", endpoint({"GET": get_call, "POST": update_call, "DELETE": hangup_path},
                                groups={"GET": CALLERS, "POST": CALLERS, "DELETE": HANGUP})),
-    ])
+    ], docs=CALL_DOCS)
 
 
 __all__ = ["NO_CALL_ID", "add_routes"]

@@ -8,6 +8,7 @@ from aiohttp import WSMsgType, web
 from gateway.endpoint import Endpoint, add_endpoints
 
 from .access import Context, token_auth
+from .api_doc import SOCKET_DOCS
 from .auth import ADMINISTRATOR, RECEPTIONIST
 from .errors import bad_parameters
 from .notify import Listener
@@ -32,4 +33,5 @@ async def notifications(request: web.Request, ctx: Context) -> web.StreamRespons
 
 def add_routes(app: web.Application) -> None:
     add_endpoints(app, [("", Endpoint(("GET",), notifications,
-                                      auth=token_auth((RECEPTIONIST, ADMINISTRATOR))))])
+                                      auth=token_auth((RECEPTIONIST, ADMINISTRATOR))))],
+                  docs=SOCKET_DOCS)

@@ -8,6 +8,7 @@ from gateway.config import DialectSettings
 from gateway.context import Gateway
 from gateway.dialect import DialectApps, Listener
 
+from .api_doc import API
 from .blackhole import listener_app
 from .errors import error_middleware
 from .routes import v1_routes, v2_routes
@@ -17,6 +18,8 @@ from .state import STATE, KazooState
 #: The blackhole listener's name; demo lines write `{kazoo-blackhole}` where its bound
 #: `host:port` goes.
 SOCKET = "kazoo-blackhole"
+#: the OpenAPI document's title, security and shared schemas (gateway/openapi.py)
+OPENAPI = API
 
 
 def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:

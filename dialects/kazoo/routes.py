@@ -10,6 +10,7 @@ from gateway.endpoint import add_endpoints
 from gateway.model import Channel
 
 from . import accounts, actions, errors, metaflow, render, tokens
+from .api_doc import DOCS
 from .auth import (
     Principal,
     account_info,
@@ -248,7 +249,7 @@ def v2_routes(app: web.Application) -> None:
         (f"{acct}/{{tail:.*}}", resource(ANY, unknown, account=True)),
         ("", resource(ANY, unknown)),
         ("/{tail:.*}", resource(ANY, unknown)),
-    ])
+    ], docs=DOCS)
 
 
 def v1_routes(app: web.Application) -> None:

@@ -10,10 +10,14 @@ from gateway.context import Gateway
 from gateway.dialect import DialectApps
 
 from . import routes, v2
+from .api_doc import API
 from .auth import sha1_hex
 from .errors import mor_errors
 from .settings import MorSettings
 from .state import STATE, build_state
+
+#: the OpenAPI document's title, security and shared schemas (gateway/openapi.py)
+OPENAPI = API
 
 
 def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:

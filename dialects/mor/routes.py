@@ -16,6 +16,7 @@ from gateway.directory import User
 from gateway.endpoint import Endpoint, add_endpoints
 
 from . import calls, filters, listing, render
+from .api_doc import XML_DOCS
 from .auth import api_keys, authenticate, check_password, find_users, hash_matches
 from .errors import FilterError, UndefinedMethod
 from .params import read_params
@@ -156,4 +157,4 @@ def add_routes(app: web.Application) -> None:
         ("/logout", logout),
         ("/{method:[^/]*}", other),
         ("", other),
-    ])
+    ], docs=XML_DOCS)

@@ -19,6 +19,7 @@ from gateway.directory import User
 from gateway.endpoint import Endpoint, add_endpoints
 
 from . import calls
+from .api_doc import REST_DOCS
 from .auth import TOKEN_TTL, basic_login, bearer_user, issue_token
 from .errors import RestError
 from .filters import _int
@@ -129,4 +130,4 @@ def add_routes(app: web.Application) -> None:
         ("/v2/active_calls", drop_all_),
         ("/v2/active_calls/", drop_all_),
         ("/v2/{tail:.*}", Endpoint(ANY_METHOD, not_found, _open)),
-    ])
+    ], docs=REST_DOCS)

@@ -10,6 +10,7 @@ from gateway.render_cache import RenderCache
 from gateway.tokens import TokenSigner
 
 from . import scope
+from .api_doc import API
 from .auth import root_user
 from .render import row_json
 from .routes import api_app, login_app, logout_app
@@ -18,6 +19,9 @@ from .settings import WebitelSettings
 from .state import STATE, WebitelState
 from .ws.hub import Hub
 from .ws.socket import ws_handler
+
+#: the OpenAPI document's title, security and shared schemas (gateway/openapi.py)
+OPENAPI = API
 
 
 def create_apps(gw: Gateway, dialect_settings: DialectSettings) -> DialectApps:

@@ -16,6 +16,7 @@ from aiohttp import web
 from gateway.endpoint import Endpoint, add_endpoints
 
 from . import channels, session_routes
+from .api_doc import API_DOCS, LOGIN_DOCS, LOGOUT_DOCS
 from .auth import authenticate_v1, authenticate_v2, no_auth
 from .body import body_middleware
 from .cors import preflight_middleware
@@ -53,13 +54,15 @@ def _rest() -> list[tuple[str, Endpoint[Any]]]:
 
 def login_app() -> web.Application:
     app = _app()
-    add_endpoints(app, [("", endpoint(no_auth, {"POST": session_routes.login})), *_rest()])
+    add_endpoints(app, [("", endpoint(no_auth, {"POST": session_routes.login})), *_rest()],
+                  docs=LOGIN_DOCS)
     return app
 
 
 def logout_app() -> web.Application:
     app = _app()
-    add_endpoints(app, [("", endpoint(no_auth, {"POST": session_routes.logout})), *_rest()])
+    add_endpoints(app, [("", endpoint(no_auth, {"POST": session_routes.logout})), *_rest()],
+                  docs=LOGOUT_DOCS)
     return app
 
 
@@ -88,5 +91,5 @@ def api_app() -> web.Application:
         ("/v2", _nothing(v2)), ("/v2/{tail:.*}", _nothing(v2)),
         ("/v1", _nothing(v1)), ("/v1/{tail:.*}", _nothing(v1)),
         ("", _nothing(no_auth)), *_rest(),
-    ])
+    ], docs=API_DOCS)
     return app
