@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import json
 import logging
@@ -47,8 +48,12 @@ ACME = "a0000000000000000000000000000003"
 
 
 def _settings(settings: Settings) -> Settings:
-    """Kazoo's system-wide list on (off, it answers Kazoo's own deliberate 500), and the
-    call-flow originate wait short: a fuzzed originate rings a simulated phone."""
+    """Kazoo's system-wide list on (off, it answers Kazoo's own deliberate 500), the
+    call-flow originate wait short (a fuzzed originate rings a simulated phone), and the login
+    throttle out of reach: generated requests send thousands of wrong credentials from one
+    address, and the fixed credentials must still log in."""
+    settings = dataclasses.replace(settings, gateway=dataclasses.replace(
+        settings.gateway, login_attempts=1_000_000))
     for name, option, value in (("kazoo", "system_wide_channels_list", True),
                                 ("callflow", "originate_timeout", 0.5)):
         opts = settings.dialect(name)
