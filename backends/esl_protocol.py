@@ -86,21 +86,27 @@ class FrameParser:
 
     Frames are cut at offsets and the consumed bytes dropped once per `feed` (dropping them
     per frame moves the rest of a large read each time); an event frame's two-line envelope
-    takes a fast path that builds the same headers `_parse_headers` would."""
+    takes a fast path that builds the same headers `_parse_headers` would. With `raw_events`
+    such a frame comes back as its body bytes alone (no headers dict, no `Message`): the
+    session's per-event path, where every allocation counts."""
 
-    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+    def __init__(self, max_frame: int = MAX_FRAME, *, raw_events: bool = False) -> None:
         self.max_frame = max_frame
+        self.raw_events = raw_events
         self._buf = bytearray()
-        self._pending: dict[str, str] | None = None  # headers waiting for their body
+        # headers waiting for their body; bytes: the Content-Length digits of an event frame
+        self._pending: dict[str, str] | bytes | None = None
         self._need = 0
 
-    def feed(self, data: bytes) -> list[Message]:
+    def feed(self, data: bytes) -> list[Any]:
+        """Whole frames as `Message`s (json event bodies as bytes when `raw_events`)."""
         buf = self._buf
         buf += data
-        out: list[Message] = []
+        out: list[Any] = []
         size = len(buf)
         pos = 0
         headers, need = self._pending, self._need
+        raw = self.raw_events
         try:
             with memoryview(buf) as view:
                 while True:
@@ -114,13 +120,12 @@ class FrameParser:
                         start, pos = pos, end + 2
                         if (buf.startswith(_EVENT_HEAD, start)
                                 and buf.endswith(_EVENT_TAIL, start, end)
-                                and (digits := buf[start + 16:end - 30]).isdigit()):
+                                and (digits := bytes(buf[start + 16:end - 30])).isdigit()):
                             need = int(digits)
                             if need > self.max_frame:
                                 raise ProtocolError(f"frame of {need} bytes exceeds the "
                                                     f"{self.max_frame} byte limit")
-                            headers = {"Content-Length": digits.decode(),
-                                       "Content-Type": "text/event-json"}
+                            headers = digits
                         else:
                             block = view[start:end].tobytes()
                             if not block.strip(b"\n"):
@@ -129,7 +134,14 @@ class FrameParser:
                             need = _content_length(headers, self.max_frame)
                     if size - pos < need:
                         break
-                    out.append(Message(headers, view[pos:pos + need].tobytes()))
+                    body = view[pos:pos + need].tobytes()
+                    if type(headers) is not bytes:
+                        out.append(Message(headers, body))  # type: ignore[arg-type]
+                    elif raw:
+                        out.append(body)
+                    else:
+                        out.append(Message({"Content-Length": headers.decode(),
+                                            "Content-Type": "text/event-json"}, body))
                     pos += need
                     headers, need = None, 0
         finally:
