@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import unquote
 
 import msgspec
@@ -86,21 +86,27 @@ class FrameParser:
 
     Frames are cut at offsets and the consumed bytes dropped once per `feed` (dropping them
     per frame moves the rest of a large read each time); an event frame's two-line envelope
-    takes a fast path that builds the same headers `_parse_headers` would."""
+    takes a fast path that builds the same headers `_parse_headers` would. With `raw_events`
+    such a frame comes back as its body bytes alone (no headers dict, no `Message`): the
+    session's per-event path, where every allocation counts."""
 
-    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+    def __init__(self, max_frame: int = MAX_FRAME, *, raw_events: bool = False) -> None:
         self.max_frame = max_frame
+        self.raw_events = raw_events
         self._buf = bytearray()
-        self._pending: dict[str, str] | None = None  # headers waiting for their body
+        # headers waiting for their body; bytes: the Content-Length digits of an event frame
+        self._pending: dict[str, str] | bytes | None = None
         self._need = 0
 
-    def feed(self, data: bytes) -> list[Message]:
+    def feed(self, data: bytes) -> list[Any]:
+        """Whole frames as `Message`s (json event bodies as bytes when `raw_events`)."""
         buf = self._buf
         buf += data
-        out: list[Message] = []
+        out: list[Any] = []
         size = len(buf)
         pos = 0
         headers, need = self._pending, self._need
+        raw = self.raw_events
         try:
             with memoryview(buf) as view:
                 while True:
@@ -114,13 +120,12 @@ class FrameParser:
                         start, pos = pos, end + 2
                         if (buf.startswith(_EVENT_HEAD, start)
                                 and buf.endswith(_EVENT_TAIL, start, end)
-                                and (digits := buf[start + 16:end - 30]).isdigit()):
+                                and (digits := bytes(buf[start + 16:end - 30])).isdigit()):
                             need = int(digits)
                             if need > self.max_frame:
                                 raise ProtocolError(f"frame of {need} bytes exceeds the "
                                                     f"{self.max_frame} byte limit")
-                            headers = {"Content-Length": digits.decode(),
-                                       "Content-Type": "text/event-json"}
+                            headers = digits
                         else:
                             block = view[start:end].tobytes()
                             if not block.strip(b"\n"):
@@ -129,7 +134,14 @@ class FrameParser:
                             need = _content_length(headers, self.max_frame)
                     if size - pos < need:
                         break
-                    out.append(Message(headers, view[pos:pos + need].tobytes()))
+                    body = view[pos:pos + need].tobytes()
+                    if type(headers) is not bytes:
+                        out.append(Message(headers, body))  # type: ignore[arg-type]
+                    elif raw:
+                        out.append(body)
+                    else:
+                        out.append(Message({"Content-Length": headers.decode(),
+                                            "Content-Type": "text/event-json"}, body))
                     pos += need
                     headers, need = None, 0
         finally:
@@ -194,7 +206,6 @@ _Header = str | None
 
 #: FreeSWITCH writes the event name first: `{"Event-Name":"CHANNEL_STATE",...`
 _NAME_PREFIX = b'{"Event-Name":"'
-_to_builtins = msgspec.to_builtins
 
 
 class LeanDecoder:
@@ -202,17 +213,21 @@ class LeanDecoder:
 
     A FreeSWITCH event carries a hundred or more headers and handling one reads a dozen; a
     typed decoder (msgspec) that skips the rest costs about half of building the whole dict.
-    `decode` returns a dict of the listed headers the event has (absent ones stay absent, as in
-    the whole event), or None when the name has no list or the body is not what FreeSWITCH
-    writes: the caller then decodes the whole event, which also reports a bad one."""
+    Each name's headers are a non-total TypedDict, so msgspec builds the dict itself: only the
+    listed headers the event has (absent ones stay absent, as in the whole event), with no
+    struct to convert afterwards. `decode` returns None when the name has no list or the body
+    is not what FreeSWITCH writes: the caller then decodes the whole event, which also reports
+    a bad one. Every listed header costs a little on every key of the event (msgspec looks a
+    key up by scanning the list), so the lists are kept to what handling reads."""
 
     def __init__(self, reads: Mapping[str, Iterable[str]]) -> None:
         self._decoders: dict[bytes, Callable[[bytes], Any]] = {}
         for name, keys in reads.items():
-            fields = [(f"h{i}", _Header, msgspec.field(default=None, name=key))
-                      for i, key in enumerate(dict.fromkeys(("Event-Name", *keys)))]
-            struct = msgspec.defstruct(f"Lean_{name}", fields, gc=False, omit_defaults=True)
-            self._decoders[name.encode()] = msgspec.json.Decoder(struct).decode
+            # a header the mapping reads must be a string (or null): any other value fails the
+            # lean decode, and the whole decode then reports it
+            fields = {key: _Header for key in dict.fromkeys(("Event-Name", *keys))}
+            shape = TypedDict(f"Lean_{name}", fields, total=False)  # type: ignore[misc]
+            self._decoders[name.encode()] = msgspec.json.Decoder(shape).decode
 
     def decode(self, body: bytes) -> Event | None:
         if not body.startswith(_NAME_PREFIX):
@@ -221,7 +236,7 @@ class LeanDecoder:
         if decoder is None:
             return None
         try:
-            ev: Event = _to_builtins(decoder(body))
+            ev: Event = decoder(body)
         except msgspec.MsgspecError:
             return None
         return ev

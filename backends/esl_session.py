@@ -60,7 +60,7 @@ class EslSession:
         self._transport: asyncio.Transport | None = None
         self._on_event = on_event
         self._decode = decode  # json event bodies; the backend's may keep only what it reads
-        self._parser = FrameParser(max_frame)
+        self._parser = FrameParser(max_frame, raw_events=True)
         self._replies: deque[asyncio.Future[Message]] = deque()
         self._jobs: dict[str, asyncio.Future[str]] = {}
         self._ready: deque[Message] = deque()  # frames parsed before the session runs
@@ -137,11 +137,18 @@ class EslSession:
         try:
             msgs = self._parser.feed(data)
             if not self._running:
-                self._ready.extend(msgs)
+                self._ready.extend(_message(m) for m in msgs)
                 self._wake()
                 return
+            decode, on_event, dispatch = self._decode, self._on_event, self._dispatch
             for msg in msgs:
-                self._dispatch(msg)
+                if type(msg) is bytes:  # a json event's body: the per-event path
+                    ev = decode(msg)
+                    if ev.get("Event-Name") == "BACKGROUND_JOB":
+                        self._job_done(ev)
+                    on_event(ev)
+                else:
+                    dispatch(msg)
         except Exception as exc:  # framing failure, or the switch ended the session
             if self._running:
                 self._shutdown(exc)
@@ -162,14 +169,17 @@ class EslSession:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    def _job_done(self, ev: Event) -> None:
+        job = self._jobs.pop(ev.get("Job-UUID", ""), None)
+        if job is not None and not job.done():
+            job.set_result(ev.get("_body", ""))
+
     def _dispatch(self, msg: Message) -> None:
         ct = msg.headers.get("Content-Type", "")
         if ct == "text/event-json" or ct == "text/event-plain":
             ev = self._decode(msg.body) if ct == "text/event-json" else decode_plain(msg.body)
             if ev.get("Event-Name") == "BACKGROUND_JOB":
-                job = self._jobs.pop(ev.get("Job-UUID", ""), None)
-                if job is not None and not job.done():
-                    job.set_result(ev.get("_body", ""))
+                self._job_done(ev)
             self._on_event(ev)
         elif ct == "command/reply" or ct == "api/response":
             if not self._replies:
@@ -255,6 +265,15 @@ class EslSession:
         reply = await self.command("event json " + " ".join(names), wait=wait)
         if not reply.reply_text.startswith("+OK"):
             raise ProtocolError(f"event subscription refused: {reply.reply_text}")
+
+
+def _message(frame: Message | bytes) -> Message:
+    """A frame as a `Message`: the parser hands a json event's body over bare."""
+    if type(frame) is bytes:
+        return Message({"Content-Length": str(len(frame)), "Content-Type": "text/event-json"},
+                       frame)
+    assert isinstance(frame, Message)
+    return frame
 
 
 def _reason(error: BaseException) -> str:

@@ -128,7 +128,7 @@ def _us(value: Any) -> float:
 
 
 def _variables(ev: Mapping[str, Any]) -> dict[str, str] | None:
-    if not _KEPT_KEYS & ev.keys():  # most events carry none of them
+    if _KEPT_KEYS.isdisjoint(ev):  # most events carry none of them
         return None
     found = None
     for key, name in _KEPT:
@@ -247,7 +247,9 @@ class FsMapper:
 
     def __init__(self, store: ChannelStore, node: str) -> None:
         self.store = store
-        self._get = store.get  # bound once: looked up for every event
+        # the store's own dict lookup, bound once: asked twice for every event (decode, handle),
+        # and `ChannelStore.get` is only a method around it
+        self._get: Callable[[str], Channel | None] = store._channels.get
         self.node = node
         self._gone: OrderedDict[str, None] = OrderedDict()
         self.events = 0

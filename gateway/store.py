@@ -42,6 +42,9 @@ class Change:
 
 
 _RESYNC = Change(ChangeKind.RESYNC, None)
+# bound once: `apply` asks both for every changed channel
+_ATTRIBUTION_DISJOINT = ATTRIBUTION_INPUTS.isdisjoint
+_INDEXED_DISJOINT = frozenset(INDEXED).isdisjoint
 
 
 class Subscription:
@@ -157,6 +160,8 @@ class ChannelStore:
         return sub
 
     def _publish(self, change: Change) -> None:
+        """Hand a change to every subscriber. `apply`, the per-event path, builds its `Change`
+        only when `_subscribers` is non-empty: whatever must see every change subscribes."""
         for sub in self._subscribers:
             sub._push(change)
 
@@ -224,27 +229,36 @@ class ChannelStore:
         return ch
 
     def apply(self, node: str, channel_id: str, changes: Mapping[str, Any]) -> Channel:
-        """Create or update a channel from the fields one switch event carries."""
+        """Create or update a channel from the fields one switch event carries.
+
+        This runs for every switch event, so the common cases stay short: nothing changed
+        (no `before` dict is built), no index key changed (no re-index), nobody subscribed
+        (no `Change` is built), no resync in flight (nothing to record)."""
         ch = self._channels.get(channel_id)
         if ch is None:
             ch = Channel(id=channel_id, node=node)
             for k, v in changes.items():
                 setattr(ch, k, v)
             return self.add(ch)
-        before: dict[str, Any] = {}
+        before: dict[str, Any] | None = None
         for k, v in changes.items():
             old = getattr(ch, k)
             if old != v:
+                if before is None:
+                    before = {}
                 before[k] = old
                 setattr(ch, k, v)
-        self._touch(node, channel_id)
-        if not before:
+        if self._resyncs:
+            self._touch(node, channel_id)
+        if before is None:
             return ch
-        if not ATTRIBUTION_INPUTS.isdisjoint(before):
+        if not _ATTRIBUTION_DISJOINT(before):
             self._run_attribution(ch, before)
         ch.version = _next_version()
-        self._reindex(ch, before)
-        self._publish(Change(ChangeKind.UPDATED, ch, before))
+        if not _INDEXED_DISJOINT(before):
+            self._reindex(ch, before)
+        if self._subscribers:
+            self._publish(Change(ChangeKind.UPDATED, ch, before))
         if "account_id" in before and ch.account_id:
             self._propagate_account(ch)
         return ch
