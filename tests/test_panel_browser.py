@@ -147,10 +147,21 @@ def page_of(browser: WebDriver) -> Opener:
     return opened
 
 
+async def settled(live: Live, check: Callable[[], bool], wait: float = WAIT,
+                  page: Page | None = None) -> None:
+    """Wait until the simulators or the store satisfy `check`; a failure says what the panel
+    last told its user."""
+    try:
+        await live.until(check, wait)
+    except TimeoutError:
+        told = await page.do(page.text, "notice") if page is not None else ""
+        pytest.fail(f"the switch never got there (panel notice: {told!r})")
+
+
 async def answered_call(live: Live, caller: str, callee: str) -> tuple[str, str]:
     a = await live.fs.place_call(caller, callee, answer_after=0.05)
-    await live.until(lambda: (ch := live.gw.store.get(a)) is not None and bool(ch.other_leg)
-                     and ch.state is State.ANSWERED)
+    await settled(live, lambda: (ch := live.gw.store.get(a)) is not None and bool(ch.other_leg)
+                        and ch.state is State.ANSWERED)
     ch = live.gw.store.get(a)
     assert ch is not None
     return a, ch.other_leg
@@ -201,8 +212,8 @@ async def test_hang_up_ends_the_call_on_the_switch(page_of: Opener) -> None:
         a, b = await answered_call(live, "201", "202")
         await page.until(lambda: page.row(a), "the call")
         await page.click(a, "Hang up")
-        await live.until(lambda: live.fs.channel(a) is None and live.fs.channel(b) is None,
-                         wait=WAIT)
+        await settled(live, lambda: live.fs.channel(a) is None and live.fs.channel(b) is None,
+                      page=page)
         await page.until(lambda: page.row(a) is None and page.row(b) is None, "the call gone")
         assert await page.do(page.text, "notice") == ""
 
@@ -213,13 +224,13 @@ async def test_hold_and_unhold(page_of: Opener) -> None:
         a, _b = await answered_call(live, "201", "202")
         await page.until(lambda: page.row(a), "the call")
         await page.click(a, "Hold")
-        await live.until(lambda: live.fs.truth()[a]["callstate"] == "HELD", wait=WAIT)
+        await settled(live, lambda: live.fs.truth()[a]["callstate"] == "HELD", page=page)
         await page.until(lambda: (tr := page.row(a)) is not None
                          and tr.get_attribute("data-state") == "HELD"
                          and "on hold" in tr.text and "Unhold" in tr.text,
                          "the held state and an Unhold button")
         await page.click(a, "Unhold")
-        await live.until(lambda: live.fs.truth()[a]["callstate"] == "ACTIVE", wait=WAIT)
+        await settled(live, lambda: live.fs.truth()[a]["callstate"] == "ACTIVE", page=page)
         await page.until(lambda: (tr := page.row(a)) is not None
                          and tr.get_attribute("data-state") == "ACTIVE", "the call unheld")
 
@@ -228,7 +239,7 @@ async def test_another_tenants_call_never_appears(page_of: Opener) -> None:
     async with live_gateway() as live, page_of(live) as page:
         await page.signed_in("alice", "demo-alice")
         beta = await live.fs.place_call("301", "999", bridge=False, answer_after=0.05)
-        await live.until(lambda: live.gw.store.get(beta) is not None)
+        await settled(live, lambda: live.gw.store.get(beta) is not None)
         a, b = await answered_call(live, "201", "202")
         await page.until(lambda: page.row(a) and page.row(b), "Acme's call")
         await page.until(lambda: "1 live call" in page.text("count"), "one call counted")
@@ -291,8 +302,8 @@ async def test_html_in_a_caller_name_is_text(page_of: Opener,
     async with live_gateway() as live, page_of(live) as page:
         await page.signed_in("alice", "demo-alice")
         a = await live.fs.place_call(evil, "37052000000", bridge=False, answer_after=None)
-        await live.until(lambda: (ch := live.gw.store.get(a)) is not None
-                         and ch.account_id == "a0000000000000000000000000000003")
+        await settled(live, lambda: (ch := live.gw.store.get(a)) is not None
+                            and ch.account_id == "a0000000000000000000000000000003")
         await page.until(lambda: page.row(a), "the call with an HTML caller name")
 
         def caller() -> tuple[str, int, str]:
@@ -348,8 +359,8 @@ async def test_transfer_sends_the_caller_elsewhere(page_of: Opener) -> None:
         await page.until(lambda: page.text("notice") == "Type the number to transfer to.",
                          "the missing-target hint")
         await page.do(transfer, "203")
-        await live.until(lambda: any(c.startswith(f"api uuid_transfer {a} ")
-                                     for c in live.fs.commands[since:]), wait=WAIT)
+        await settled(live, lambda: any(c.startswith(f"api uuid_transfer {a} ")
+                                        for c in live.fs.commands[since:]), page=page)
         await page.until(lambda: page.row(b) is None, "the old callee's leg gone")
         assert "failed" not in await page.do(page.text, "notice")
 
@@ -393,8 +404,8 @@ async def test_root_controls_calls_on_both_switches(page_of: Opener) -> None:
         await page.signed_in("root", "demo-admin")
         fs_a, _ = await answered_call(live, "201", "202")
         ast_a = await live.ast.place_call("401", "402")
-        await live.until(lambda: (ch := live.gw.store.get(ast_a)) is not None
-                         and bool(ch.other_leg) and ch.state is State.ANSWERED)
+        await settled(live, lambda: (ch := live.gw.store.get(ast_a)) is not None
+                            and bool(ch.other_leg) and ch.state is State.ANSWERED)
         await page.until(lambda: page.row(fs_a) and page.row(ast_a), "calls of both switches")
 
         def node(channel_id: str) -> str:
@@ -404,6 +415,6 @@ async def test_root_controls_calls_on_both_switches(page_of: Opener) -> None:
         assert (await page.do(node, fs_a), await page.do(node, ast_a)) == ("fs1", "ast1")
         await page.until(lambda: "2 live calls" in page.text("count"), "two calls counted")
         await page.click(ast_a, "Hang up")
-        await live.until(lambda: live.ast.channel(ast_a) is None, wait=WAIT)
+        await settled(live, lambda: live.ast.channel(ast_a) is None, page=page)
         await page.until(lambda: page.row(ast_a) is None, "the Asterisk call gone")
         assert await page.do(page.row, fs_a) is not None
