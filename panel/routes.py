@@ -94,7 +94,14 @@ async def signin_name(request: web.Request) -> web.Response:
     password = body.get("password") if isinstance(body, dict) else None
     if not isinstance(username, str) or not username or not isinstance(password, str):
         return _json({"error": "Type a username and a password."}, 400)
-    status, answer = login_name(request.app[GATEWAY], username, password)
+    gw = request.app[GATEWAY]
+    # it checks a password, so it is a login like any other: the same throttle
+    attempt = await gw.logins.attempt(request, "panel", username)
+    if attempt.locked:
+        return _json({"error": "Too many failed sign-ins: try again later."}, 429)
+    status, answer = login_name(gw, username, password)
+    if status == 200:
+        await attempt.succeeded()
     return _json(answer, status)
 
 

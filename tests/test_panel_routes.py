@@ -77,6 +77,19 @@ async def test_signin_name_needs_the_password() -> None:
         assert r.status == 400
 
 
+async def test_signin_name_is_throttled_like_every_login() -> None:
+    async with live_gateway() as live:
+        limit = live.gw.logins.limits.attempts
+        for _ in range(limit):
+            r = await live.client.post("/panel/signin-name",
+                                       json={"username": "alice", "password": "guess"})
+            assert r.status == 401
+        r = await live.client.post("/panel/signin-name",
+                                   json={"username": "alice", "password": "demo-alice"})
+        assert r.status == 429  # locked, the right password included: no oracle
+        assert "login" not in await r.json()
+
+
 async def test_signin_name_of_a_username_in_two_accounts() -> None:
     import dataclasses
 

@@ -207,7 +207,7 @@ async def test_a_verified_token_expires_at_its_exp(
     token = await _token(client)
     headers = {"X-Auth-Token": token}
     assert (await client.get("/v2/token_auth", headers=headers)).status == 200
-    exp, _claims = _state(client).verified._entries[token]
+    exp, _claims, _fingerprint = _state(client).verified._entries[token]
     real = time.time
     from dialects.kazoo import tokens
     monkeypatch.setattr(tokens.time, "time", lambda: exp - 0.5)

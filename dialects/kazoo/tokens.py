@@ -50,8 +50,11 @@ def verify(state: KazooState, token: str) -> dict[str, Any]:
     """The claims of a valid token; raises the 401 Kazoo gives for its failure."""
     hit = state.verified.get(token)
     if hit is not None:
-        exp, claims = hit
+        exp, claims, fingerprint = hit
         if exp <= time.time():  # pyjwt's own rule, as on the first use
+            state.verified.discard(token)
+            raise errors.expired_credentials()
+        if fingerprint in state.revoked:  # revoked here or on another instance
             state.verified.discard(token)
             raise errors.expired_credentials()
     else:
@@ -61,10 +64,11 @@ def verify(state: KazooState, token: str) -> dict[str, Any]:
             raise errors.expired_credentials() from None
         except TokenInvalid:
             raise errors.invalid_credentials() from None
-        if _fingerprint(token) in state.revoked:
+        fingerprint = _fingerprint(token)
+        if fingerprint in state.revoked:
             raise errors.expired_credentials()
-        # pyjwt checked that `exp` reads as an integer; revoke() drops the entry
-        state.verified.put(token, int(claims["exp"]), claims)
+        # pyjwt checked that `exp` reads as an integer
+        state.verified.put(token, int(claims["exp"]), claims, fingerprint)
     directory = state.gw.directory
     account = directory.account(str(claims["account_id"]))
     owner = claims.get("owner_id")
