@@ -88,10 +88,15 @@ class ReconnectingBackend(ABC):
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
+        task = self._task
+        if task is not None:
+            # cancel until it is done: on Python 3.11 `asyncio.wait_for` can swallow a
+            # cancellation that lands as its inner future completes, and the session would go on
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=1.0)
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                task.result()
             self._task = None
         await self._close()
         self.state = ConnState.DOWN

@@ -290,9 +290,9 @@ class Cluster:
                 woke.cancel()
                 first = [waiter.result()] if waiter in done else []
                 if waiter not in done:
+                    # not awaited: a cancellation of this task arriving meanwhile must not be
+                    # taken for the waiter's and swallowed
                     waiter.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await waiter
             else:
                 first = []
             self._wake.clear()
