@@ -297,9 +297,10 @@ class FsMapper:
             return
         self.events += 1
         ch = self._get(uid)
-        if ch is None and handler is not self._create:
-            # a channel born before we subscribed (or during a resync): every channel event
-            # carries the whole channel block, so it is known from here on
+        if ch is None:
+            # a channel not in the store (a CREATE, or one born before we subscribed or during
+            # a resync): every channel event carries the whole channel block, so it is known
+            # from here on
             out = full_fields(ev)
             extra = handler(None, uid, ev)
             if extra:

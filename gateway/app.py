@@ -58,8 +58,7 @@ async def openapi_doc(request: web.Request) -> web.Response:
 
 def _mount(app: web.Application, gw: Gateway, name: str) -> list[Listener]:
     dsettings = gw.settings.dialects[name]
-    made = dialects.load(name).create_apps(gw, dsettings)
-    parts = made if isinstance(made, DialectApps) else DialectApps(mounts=made)
+    parts: DialectApps = dialects.load(name).create_apps(gw, dsettings)
     if DIALECT_MOUNTS in app:
         app[DIALECT_MOUNTS][name] = dict(parts.mounts)
     for prefix, sub in parts.mounts.items():

@@ -17,6 +17,7 @@ from gateway.context import Gateway
 from gateway.control import CommandError, Endpoint
 from gateway.directory import Device, User
 from gateway.model import Channel, State
+from gateway.switch import ConnState
 
 from .auth import ROLE_GROUPS, Agent
 from .render import View
@@ -45,8 +46,7 @@ class Directory:
     def registered(self, device: Device) -> bool:
         backends = self.gw.backends
         nodes = [device.node] if device.node else list(backends)
-        return any(n in backends and backends[n].health()["state"] == "connected"
-                   for n in nodes)
+        return any(n in backends and backends[n].state is ConnState.CONNECTED for n in nodes)
 
     def live(self, device: Device) -> list[Channel]:
         """The phone's own live legs; a carrier caller attributed to the device through its
