@@ -122,13 +122,11 @@ def error_middleware(dialect: str, answers: Mapping[type[BaseException], ErrorAn
 
 async def _answer(table: Mapping[type[BaseException], ErrorAnswer], request: web.Request,
                   exc: BaseException, dialect: str) -> web.StreamResponse:
-    answer = _lookup(table, exc)
-    if answer is None or answer is table[Exception]:
-        if not isinstance(exc, web.HTTPException):
-            # the path only: query strings carry tokens and keys
-            log.error("%s: unexpected %s on %s %s", dialect, brief(exc), request.method,
-                      request.path)
-        answer = answer or table[Exception]
+    answer = _lookup(table, exc) or table[Exception]
+    if answer is table[Exception] and not isinstance(exc, web.HTTPException):
+        # a bug: the path only, since query strings carry tokens and keys
+        log.error("%s: unexpected %s on %s %s", dialect, brief(exc), request.method,
+                  request.path)
     result = answer(request, exc)
     if inspect.isawaitable(result):
         result = await result

@@ -137,6 +137,14 @@ class Attempt:
             await self._guard.buckets.reset(key)
 
 
+class HitCounter(Protocol):
+    """What `SharedBuckets` needs of the gateway's shared state (gateway/scale/shared.py)."""
+
+    async def hit(self, bucket: str, window: float) -> int: ...
+
+    async def clear(self, bucket: str) -> None: ...
+
+
 class SharedBuckets:
     """`Buckets` over the gateway's shared state, so with `redis_url` every instance counts
     the same failures: a guess on one instance locks the address on all of them."""
@@ -149,12 +157,6 @@ class SharedBuckets:
 
     async def reset(self, key: str) -> None:
         await self._shared.clear(key)
-
-
-class HitCounter(Protocol):
-    async def hit(self, bucket: str, window: float) -> int: ...
-
-    async def clear(self, bucket: str) -> None: ...
 
 
 class LoginGuard:
