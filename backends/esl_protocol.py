@@ -81,46 +81,94 @@ _EVENT_HEAD = b"Content-Length: "
 _EVENT_TAIL = b"\nContent-Type: text/event-json"
 
 
-class FrameParser:
-    """Incremental framer: `feed` bytes as they arrive, get whole messages back.
+#: The buffer's usual size (asyncio reads at most this much at once); a frame larger than
+#: this grows it to fit.
+READ_SIZE = 256 * 1024
+#: A read is offered at least this much room, or the unframed bytes move to the front first.
+MIN_ROOM = 64 * 1024
 
-    Frames are cut at offsets and the consumed bytes dropped once per `feed` (dropping them
-    per frame moves the rest of a large read each time); an event frame's two-line envelope
-    takes a fast path that builds the same headers `_parse_headers` would. With `raw_events`
-    such a frame comes back as its body bytes alone (no headers dict, no `Message`): the
-    session's per-event path, where every allocation counts."""
+
+class FrameParser:
+    """Incremental framer: bytes in as they arrive, whole messages out.
+
+    The buffer has a fixed capacity and two offsets (parsed up to, received up to), so a socket
+    can read straight into its free tail (`get_buffer`/`buffer_updated`, asyncio's buffered
+    protocol) and no byte is copied between the kernel and the frame's body; `feed` is the
+    same for bytes already in hand. Parsed bytes are dropped by moving the unparsed tail to the
+    front only when the free room runs short. An event frame's two-line envelope takes a fast
+    path that builds the same headers `_parse_headers` would; with `raw_events` such a frame
+    comes back as its body bytes alone (no headers dict, no `Message`): the session's
+    per-event path, where every allocation counts."""
 
     def __init__(self, max_frame: int = MAX_FRAME, *, raw_events: bool = False) -> None:
         self.max_frame = max_frame
         self.raw_events = raw_events
-        self._buf = bytearray()
+        self._buf = bytearray(READ_SIZE)
+        self._pos = 0  # first byte not yet framed
+        self._end = 0  # one past the last byte received
         # headers waiting for their body; bytes: the Content-Length digits of an event frame
         self._pending: dict[str, str] | bytes | None = None
         self._need = 0
 
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """The free tail of the buffer, for the next read to fill (then `buffer_updated`).
+
+        Only here is the buffer moved or resized: while a read's view of it is alive (until
+        `buffer_updated` returns) its size must not change."""
+        buf, pos, end = self._buf, self._pos, self._end
+        if len(buf) - end < MIN_ROOM or pos + self._need > len(buf):
+            live = end - pos
+            if pos:
+                buf[:live] = buf[pos:end]
+                self._pos, self._end = pos, end = 0, live
+            cap = max(READ_SIZE, self._need + MIN_ROOM)
+            if len(buf) < cap:
+                buf.extend(bytes(cap - len(buf)))
+        elif pos == end and len(buf) > 4 * READ_SIZE:
+            del buf[READ_SIZE:]  # a large frame's room is given back once it has gone
+            self._pos = self._end = end = 0
+        return memoryview(buf)[end:]
+
+    def buffer_updated(self, nbytes: int) -> list[Any]:
+        """`nbytes` more arrived in the room `get_buffer` gave: the frames now whole."""
+        self._end += nbytes
+        return self._frames()
+
     def feed(self, data: bytes) -> list[Any]:
         """Whole frames as `Message`s (json event bodies as bytes when `raw_events`)."""
-        buf = self._buf
-        buf += data
         out: list[Any] = []
-        size = len(buf)
-        pos = 0
+        with memoryview(data) as rest:
+            while True:
+                with self.get_buffer() as room:
+                    n = min(len(room), len(rest))
+                    room[:n] = rest[:n]
+                rest = rest[n:]
+                self._end += n
+                out += self._frames()
+                if not rest:
+                    return out
+
+    def _frames(self) -> list[Any]:
+        buf = self._buf
+        out: list[Any] = []
+        size = self._end
+        pos = self._pos
         headers, need = self._pending, self._need
         raw = self.raw_events
         try:
             with memoryview(buf) as view:
                 while True:
                     if headers is None:
-                        end = buf.find(b"\n\n", pos)
+                        end = buf.find(b"\n\n", pos, size)
                         if end < 0:
                             # FreeSWITCH sends bare \n; a lone blank line between frames is fine
                             if size - pos > MAX_HEADER_BLOCK:
                                 raise ProtocolError("header block without terminator")
                             break
                         start, pos = pos, end + 2
-                        if (buf.startswith(_EVENT_HEAD, start)
+                        if (buf.startswith(_EVENT_HEAD, start, end)
                                 and buf.endswith(_EVENT_TAIL, start, end)
-                                and (digits := bytes(buf[start + 16:end - 30])).isdigit()):
+                                and (digits := view[start + 16:end - 30].tobytes()).isdigit()):
                             need = int(digits)
                             if need > self.max_frame:
                                 raise ProtocolError(f"frame of {need} bytes exceeds the "
@@ -146,13 +194,14 @@ class FrameParser:
                     headers, need = None, 0
         finally:
             self._pending, self._need = headers, need
-            if pos:
-                del buf[:pos]
+            self._pos = pos
+            if pos == size:  # everything framed: the next read starts at the front
+                self._pos = self._end = 0
         return out
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return self._end - self._pos
 
 
 def decode_plain(body: bytes) -> Event:
@@ -222,12 +271,14 @@ class LeanDecoder:
 
     def __init__(self, reads: Mapping[str, Iterable[str]]) -> None:
         self._decoders: dict[bytes, Callable[[bytes], Any]] = {}
+        self._fields: dict[bytes, frozenset[str]] = {}  # what each name's decode keeps
         for name, keys in reads.items():
             # a header the mapping reads must be a string (or null): any other value fails the
             # lean decode, and the whole decode then reports it
             fields = {key: _Header for key in dict.fromkeys(("Event-Name", *keys))}
             shape = TypedDict(f"Lean_{name}", fields, total=False)  # type: ignore[misc]
             self._decoders[name.encode()] = msgspec.json.Decoder(shape).decode
+            self._fields[name.encode()] = frozenset(fields)
 
     def decode(self, body: bytes) -> Event | None:
         if not body.startswith(_NAME_PREFIX):

@@ -32,17 +32,23 @@ from .esl_protocol import (
 log = logging.getLogger("callgate.esl")
 
 EventHandler = Callable[[Event], None]
-JsonDecoder = Callable[[bytes], Event]
+#: A json event body -> the event for the session and `on_event`, or None when it was applied
+#: already (the backend's mapping decodes and applies in one step).
+Ingest = Callable[[bytes], Event | None]
 
 
-class _Protocol(asyncio.Protocol):
-    """Hands the socket's bytes to the session as they arrive (no stream buffer in between)."""
+class _Protocol(asyncio.BufferedProtocol):
+    """The socket reads straight into the session's frame buffer (no stream buffer, no bytes
+    object per read), and the session frames what arrived at once."""
 
     def __init__(self, session: EslSession) -> None:
         self.session = session
 
-    def data_received(self, data: bytes) -> None:
-        self.session._received(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.session._parser.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.session._received(nbytes)
 
     def eof_received(self) -> bool:
         return False  # close the transport: connection_lost follows
@@ -55,11 +61,11 @@ class EslSession:
     """A connected, authenticated ESL socket; frames are parsed and dispatched as bytes arrive."""
 
     def __init__(self, on_event: EventHandler, *, max_frame: int = MAX_FRAME,
-                 decode: JsonDecoder = decode_json) -> None:
+                 ingest: Ingest = decode_json) -> None:
         loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._on_event = on_event
-        self._decode = decode  # json event bodies; the backend's may keep only what it reads
+        self._ingest = ingest  # json event bodies
         self._parser = FrameParser(max_frame, raw_events=True)
         self._replies: deque[asyncio.Future[Message]] = deque()
         self._jobs: dict[str, asyncio.Future[str]] = {}
@@ -76,9 +82,9 @@ class EslSession:
     @classmethod
     async def connect(cls, host: str, port: int, password: str, on_event: EventHandler, *,
                       wait: float = 3.0, max_frame: int = MAX_FRAME,
-                      decode: JsonDecoder = decode_json) -> EslSession:
+                      ingest: Ingest = decode_json) -> EslSession:
         """Open the socket and authenticate; raises AuthFailed on `-ERR invalid`."""
-        session = cls(on_event, max_frame=max_frame, decode=decode)
+        session = cls(on_event, max_frame=max_frame, ingest=ingest)
         loop = asyncio.get_running_loop()
         transport, _ = await asyncio.wait_for(
             loop.create_connection(lambda: _Protocol(session), host, port), wait)
@@ -130,23 +136,23 @@ class EslSession:
             self._shutdown(exc)
 
     # ------------------------------------------------------------ reading
-    def _received(self, data: bytes) -> None:
+    def _received(self, nbytes: int) -> None:
+        """`nbytes` more are in the frame buffer: dispatch every frame now whole."""
         if self.closed.done():
             return
         self.last_frame = asyncio.get_running_loop().time()
         try:
-            msgs = self._parser.feed(data)
+            msgs = self._parser.buffer_updated(nbytes)
             if not self._running:
                 self._ready.extend(_message(m) for m in msgs)
                 self._wake()
                 return
-            decode, on_event, dispatch = self._decode, self._on_event, self._dispatch
+            ingest, dispatch = self._ingest, self._dispatch
             for msg in msgs:
                 if type(msg) is bytes:  # a json event's body: the per-event path
-                    ev = decode(msg)
-                    if ev.get("Event-Name") == "BACKGROUND_JOB":
-                        self._job_done(ev)
-                    on_event(ev)
+                    ev = ingest(msg)
+                    if ev is not None:
+                        self._event(ev)
                 else:
                     dispatch(msg)
         except Exception as exc:  # framing failure, or the switch ended the session
@@ -174,13 +180,19 @@ class EslSession:
         if job is not None and not job.done():
             job.set_result(ev.get("_body", ""))
 
+    def _event(self, ev: Event) -> None:
+        if ev.get("Event-Name") == "BACKGROUND_JOB":
+            self._job_done(ev)
+        self._on_event(ev)
+
     def _dispatch(self, msg: Message) -> None:
         ct = msg.headers.get("Content-Type", "")
-        if ct == "text/event-json" or ct == "text/event-plain":
-            ev = self._decode(msg.body) if ct == "text/event-json" else decode_plain(msg.body)
-            if ev.get("Event-Name") == "BACKGROUND_JOB":
-                self._job_done(ev)
-            self._on_event(ev)
+        if ct == "text/event-json":
+            ev = self._ingest(msg.body)
+            if ev is not None:
+                self._event(ev)
+        elif ct == "text/event-plain":
+            self._event(decode_plain(msg.body))
         elif ct == "command/reply" or ct == "api/response":
             if not self._replies:
                 raise ProtocolError(f"unsolicited {ct}")

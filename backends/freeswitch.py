@@ -31,7 +31,7 @@ from gateway.logs import brief
 from gateway.model import Channel
 from gateway.store import ChannelStore
 
-from .base import ConnState, ReconnectingBackend
+from .base import ConnState, ProtocolError, ReconnectingBackend
 from .esl_protocol import Event, decode_json
 from .esl_session import EslSession
 from .freeswitch_settings import FreeSwitchOptions
@@ -110,8 +110,9 @@ class FreeSwitchBackend(ReconnectingBackend):
     # ------------------------------------------------------------ connection
     async def _session(self) -> None:
         s = self.settings
-        esl = await EslSession.connect(s.host, s.port, self.options.password, self._on_event,
-                                       wait=s.connect_timeout, decode=self.mapper.decode)
+        esl = await EslSession.connect(
+            s.host, s.port, self.options.password, self._on_event, wait=s.connect_timeout,
+            ingest=self._ingest if self.subscribe_events else decode_json)
         self._esl = esl
         self._connected()
         if not self.subscribe_events:  # command connection: background job results only
@@ -163,6 +164,21 @@ class FreeSwitchBackend(ReconnectingBackend):
         if err is not None:
             raise err if isinstance(err, Exception) else ConnectionResetError(str(err))
         raise ConnectionResetError("switch did not answer a keepalive")
+
+    def _ingest(self, body: bytes) -> Event | None:
+        """The event connection's per-event path: the mapping decodes and applies each event
+        at once; what it has no use for (job results) comes back for the session."""
+        try:
+            ev = self.mapper.ingest(body)
+        except ProtocolError:
+            raise  # not a FreeSWITCH event: the session ends, and the next one resyncs
+        except Exception as exc:  # one odd event must not cost the connection
+            self.events += 1
+            log.error("%s: could not apply an event: %s", self.name, brief(exc))
+            return None
+        if ev is None:
+            self.events += 1  # counted by `_on_event` otherwise
+        return ev
 
     def _on_event(self, ev: Event) -> None:
         if not self.subscribe_events:

@@ -69,6 +69,9 @@ _ATTRIBUTION = ("variable_sip_gateway_name", "variable_dialed_user", "variable_d
 #: Events FreeSWITCH sends without channel variables (unless `verbose_events` is on): their
 #: lean decode leaves the attribution headers out, and one that has variables is decoded whole.
 _NO_VARIABLES = frozenset({"CHANNEL_STATE", "CHANNEL_CALLSTATE"})
+#: Events of a call that is over: the attribution the channel has stands until its DESTROY,
+#: so their variables are not read again (nor decoded).
+_FINAL = frozenset({"CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"})
 _APP_READS = ("variable_current_application", "variable_current_application_data",
               "variable_presence_id", "variable_presence_data", "variable_accountcode")
 _BRIDGE_READS = ("Bridge-A-Unique-ID", "Bridge-B-Unique-ID", "Other-Leg-Unique-ID")
@@ -93,6 +96,18 @@ READS: dict[str, tuple[str, ...]] = {
                     "Sent-Callee-ID-Name", "Sent-Callee-ID-Number"),
     "CHANNEL_ORIGINATE": (),
 }
+#: What `full_fields` reads (with `_EVERY` and `_ATTRIBUTION`): a CREATE, which builds a new
+#: channel from every field, is decoded with these alone.
+_CHANNEL_BLOCK = (
+    "Channel-Name", "Call-Direction", "Caller-Channel-Created-Time", "Channel-State",
+    "Channel-Call-State", "Channel-Call-UUID", "Caller-Callee-ID-Number",
+    "Caller-Callee-ID-Name", "Channel-Presence-ID", "Channel-Presence-Data",
+    "FreeSWITCH-Switchname", "FreeSWITCH-Hostname", "variable_presence_id",
+    "variable_presence_data", *(h for _, h in _ROUTING), *(h for _, h in _CODEC),
+    "variable_current_application", "variable_current_application_data", "Other-Type",
+    "Other-Leg-Unique-ID")
+#: Events whose lean decode is all the mapping reads of them, known channel or not.
+_WHOLE_WHEN_LEAN = frozenset({"CHANNEL_CREATE", "CHANNEL_DESTROY"})
 #: Channel variables the mapping reads: FreeSWITCH may write a variable as an array, but
 #: these are single values, and a list in one would reach the store (or an index) as a list.
 _READ_VARIABLES = tuple(sorted({key for keys in (_EVERY, _ATTRIBUTION, _APP_READS)
@@ -110,11 +125,20 @@ def _full(body: bytes) -> Event:
 
 
 _LEAN = LeanDecoder({
-    **{name: (*_EVERY, *(() if name in _NO_VARIABLES else _ATTRIBUTION), *keys)
+    **{name: (*_EVERY, *(() if name in _NO_VARIABLES or name in _FINAL else _ATTRIBUTION),
+              *keys)
        for name, keys in READS.items()},
+    "CHANNEL_CREATE": (*_EVERY, *_ATTRIBUTION, *_CHANNEL_BLOCK),
     "CHANNEL_DESTROY": ("Unique-ID",),  # `_destroy` reads the uid only, known channel or not
 })
 _lean = _LEAN.decode
+
+
+def _announces_create(ev: Event) -> bool:
+    """A new channel's first event: FreeSWITCH reports the state CS_INIT just before it fires
+    CHANNEL_CREATE with the channel's variables, so the row is inserted by the CREATE, as the
+    switch's own table does (a CHANNEL_STATE only updates a row that exists)."""
+    return ev.get("Channel-State") == "CS_INIT" and ev.get("Event-Name") == "CHANNEL_STATE"
 
 
 def _us(value: Any) -> float:
@@ -242,6 +266,10 @@ def _derive_state(ch: Channel | None, out: dict[str, Any]) -> None:
         early=early or ch.state is _EARLY)
 
 
+#: One event name's part of the mapping: (channel or None, uid, event) -> changes.
+_Handler = Callable[[Channel | None, str, Event], dict[str, Any] | None]
+
+
 class FsMapper:
     """Applies one node's FreeSWITCH events to the store."""
 
@@ -253,7 +281,7 @@ class FsMapper:
         self.node = node
         self._gone: OrderedDict[str, None] = OrderedDict()
         self.events = 0
-        self._handlers: dict[str, Callable[[Channel | None, str, Event], dict[str, Any] | None]]
+        self._handlers: dict[str, _Handler]
         self._handlers = {
             "CHANNEL_CREATE": self._create, "CHANNEL_STATE": self._state,
             "CHANNEL_CALLSTATE": self._callstate, "CHANNEL_ANSWER": self._codecs,
@@ -270,18 +298,42 @@ class FsMapper:
         """A `text/event-json` body as `handle` needs it: for a channel the store has (most
         events), only the headers handling reads; otherwise the whole event, because a
         channel first seen by a later event is built from every field it carries."""
-        ev = _lean(body)
+        return self._complete(body, _lean(body))
+
+    def _complete(self, body: bytes, ev: Event | None) -> Event:
+        """`decode`, given the lean decode of `body` (None when it has none)."""
         if ev is None:
             return _full(body)
         name = ev["Event-Name"]
-        if name == "CHANNEL_DESTROY":
+        if name in _WHOLE_WHEN_LEAN:
             return ev
         uid = ev.get("Unique-ID")
         if uid and uid not in self._gone and self._get(uid) is None:
-            return _full(body)
+            return ev if _announces_create(ev) else _full(body)
         if name in _NO_VARIABLES and "variable_uuid" in ev:
             return _full(body)
         return ev
+
+    def ingest(self, body: bytes) -> Event | None:
+        """`handle(decode(body))` in one step: the session's per-event path. An event of a
+        channel the store has (most of them) is decoded lean and applied with each lookup
+        done once. Returns the event when the mapping has no use for it (a job result), for
+        the session; None when it was applied (or ignored as a late event)."""
+        ev = _lean(body)
+        if ev is not None:
+            name = ev["Event-Name"]
+            handler = self._handlers.get(name)
+            uid = ev.get("Unique-ID")
+            if handler is not None and uid:
+                ch = self._get(uid)
+                if (ch is not None and uid not in self._gone
+                        and (name not in _NO_VARIABLES or "variable_uuid" not in ev)):
+                    self.events += 1
+                    self._update(ch, uid, name, handler, ev)
+                    return None
+        ev = self._complete(body, ev)
+        self.handle(ev)
+        return ev if ev.get("Event-Name") == "BACKGROUND_JOB" else None
 
     def handle(self, ev: Event) -> None:
         name = ev.get("Event-Name")
@@ -297,18 +349,29 @@ class FsMapper:
             return
         self.events += 1
         ch = self._get(uid)
-        if ch is None:
-            # a channel not in the store (a CREATE, or one born before we subscribed or during
-            # a resync): every channel event carries the whole channel block, so it is known
-            # from here on
-            out = full_fields(ev)
-            extra = handler(None, uid, ev)
-            if extra:
-                out.update(extra)
-        else:
-            out = handler(ch, uid, ev) or {}
-            if "variables" not in out and "variable_uuid" in ev:
-                _attribution(ev, out, ch.name if ch else "", ch.direction if ch else "")
+        if ch is not None:
+            self._update(ch, uid, name, handler, ev)  # type: ignore[arg-type]
+            return
+        if _announces_create(ev):
+            return
+        # a channel not in the store (a CREATE, or one born before we subscribed or during a
+        # resync): every channel event carries the whole channel block, so it is known from
+        # here on
+        out = full_fields(ev)
+        extra = handler(None, uid, ev)
+        if extra:
+            out.update(extra)
+        self._apply(None, uid, ev, out)
+
+    def _update(self, ch: Channel, uid: str, name: str, handler: _Handler, ev: Event) -> None:
+        """One event of a channel the store has."""
+        out = handler(ch, uid, ev) or {}
+        if "variables" not in out and "variable_uuid" in ev and name not in _FINAL:
+            _attribution(ev, out, ch.name, ch.direction)
+        self._apply(ch, uid, ev, out)
+
+    def _apply(self, ch: Channel | None, uid: str, ev: Event, out: dict[str, Any]) -> None:
+        """What every channel event tells (answer, hangup, the derived state), then the store."""
         _live(ev, out)
         _derive_state(ch, out)
         if "application" in out:
@@ -316,8 +379,9 @@ class FsMapper:
         self.store.apply(self.node, uid, out)
 
     # ------------------------------------------------------------ per event
-    def _create(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any]:
-        return full_fields(ev)
+    def _create(self, ch: Channel | None, uid: str, ev: Event) -> dict[str, Any] | None:
+        # a new channel is built from every field by `handle` already
+        return full_fields(ev) if ch is not None else None
 
     def _plain(self, ch: Channel | None, uid: str, ev: Event) -> None:
         return None

@@ -167,8 +167,8 @@ async def _ingest(stream: bytes, handled: int) -> tuple[float, float, int]:
     assert session is not None and mapper.events == 0
     received = session._received
 
-    def counting(data: bytes) -> None:  # once per read: every frame in it is applied by now
-        received(data)
+    def counting(nbytes: int) -> None:  # once per read: every frame in it is applied by now
+        received(nbytes)
         if mapper.events >= handled:
             done.set()
 

@@ -198,3 +198,30 @@ def test_encode_command_refuses_line_breaks() -> None:
         encode_command("api uuid_kill x\n\napi hupall")
     with pytest.raises(ValueError):
         encode_command("bgapi status", {"Job-UUID": "j\nx"})
+
+
+def test_reads_straight_into_the_buffer_grow_for_a_large_frame_and_give_the_room_back() -> None:
+    """As asyncio's buffered protocol reads: into the room `get_buffer` gives, which stays
+    exported while `buffer_updated` frames it. A 3 MiB body between small frames arrives whole,
+    the buffer grows for it and shrinks back once it has gone."""
+    from backends.esl_protocol import READ_SIZE
+
+    big = b"x" * (3 << 20)
+    small = b"Content-Type: api/response\nContent-Length: 3\n\n+OK"
+    wire = (small + b"Content-Type: api/response\nContent-Length: %d\n\n" % len(big) + big
+            + small * 1000)
+    parser = FrameParser()
+    out: list[Message] = []
+    sizes = []
+    rest = memoryview(wire)
+    while rest:
+        room = parser.get_buffer(-1)
+        n = min(len(room), len(rest), 70_000)  # reads that end anywhere, mid-frame included
+        room[:n] = rest[:n]
+        rest = rest[n:]
+        out += parser.buffer_updated(n)
+        del room
+        sizes.append(len(parser._buf))
+    assert [m.body for m in out] == [b"+OK", big] + [b"+OK"] * 1000
+    assert parser.buffered == 0
+    assert max(sizes) > len(big) and parser.get_buffer(-1).nbytes <= READ_SIZE

@@ -117,13 +117,20 @@ def _state(store: ChannelStore) -> dict[str, dict[str, Any]]:
 
 
 def _same_store_either_way(bodies: list[bytes]) -> None:
+    """The whole event handled, the lean decode handled, and the one-step `ingest` the
+    session uses leave the same store after every event."""
     whole_store, whole = _store()
     lean_store, lean = _store()
+    fused_store, fused = _store()
     for body in bodies:
         whole.handle(decode_json(body))
         lean.handle(lean.decode(body))
-        assert _state(lean_store) == _state(whole_store), orjson.loads(body)["Event-Name"]
-    assert whole.events == lean.events
+        ev = fused.ingest(body)
+        name = orjson.loads(body)["Event-Name"]
+        assert (ev is None) == (name != "BACKGROUND_JOB"), name
+        assert _state(lean_store) == _state(whole_store), name
+        assert _state(fused_store) == _state(whole_store), name
+    assert whole.events == lean.events == fused.events
 
 
 def test_lean_decode_changes_the_store_as_the_whole_event_on_recorded_traffic(
@@ -194,3 +201,59 @@ def test_state_event_with_variables_is_decoded_whole() -> None:
     mapper.handle(ev)
     ch = store.get("u1")
     assert ch is not None and (ch.variables or {}).get("callgate_queue") == "sales"
+
+
+def test_the_cs_init_state_before_create_inserts_nothing_but_a_later_state_does() -> None:
+    """FreeSWITCH reports CS_INIT just before CHANNEL_CREATE: the row is the CREATE's, as in the
+    switch's own table. A channel first seen in a later state (born before the subscription)
+    is still taken from that event."""
+    base = {"Channel-Name": "sofia/internal/201@acme.example.com",
+            "Call-Direction": "inbound", "Answer-State": "ringing"}
+    init = orjson.dumps({"Event-Name": "CHANNEL_STATE", "Unique-ID": "u1", **base,
+                         "Channel-State": "CS_INIT"})
+    create = orjson.dumps({"Event-Name": "CHANNEL_CREATE", "Unique-ID": "u1", **base,
+                           "Channel-State": "CS_INIT", "variable_uuid": "u1",
+                           "variable_sip_from_user": "201",
+                           "variable_sip_from_host": "acme.example.com"})
+    later = orjson.dumps({"Event-Name": "CHANNEL_STATE", "Unique-ID": "u2", **base,
+                          "Channel-State": "CS_EXECUTE"})
+    store, mapper = _store()
+    assert mapper.ingest(init) is None and store.get("u1") is None
+    mapper.ingest(create)
+    ch = store.get("u1")
+    assert ch is not None and ch.switch_state == "CS_INIT" and ch.account_id
+    mapper.ingest(later)
+    assert (u2 := store.get("u2")) is not None and u2.switch_state == "CS_EXECUTE"
+    _same_store_either_way([init, create, later])
+
+
+def test_create_is_decoded_with_every_header_the_new_channel_is_built_from(
+        fixtures_dir: Path) -> None:
+    """A CREATE's lean decode must hold everything `full_fields` (and the attribution) reads:
+    the headers read while building each recorded CREATE are all in it."""
+    from backends.fs_mapping import _LEAN, full_fields
+
+    class Reads(dict[str, Any]):
+        def __init__(self, ev: dict[str, Any]) -> None:
+            super().__init__(ev)
+            self.read: set[str] = set()
+
+        def get(self, key: str, default: Any = None) -> Any:
+            self.read.add(key)
+            return super().get(key, default)
+
+    lean_keys = _LEAN._fields[b"CHANNEL_CREATE"]
+    creates = 0
+    data = (fixtures_dir / "freeswitch" /
+            "fs-1.11-esl_02_event_json_bridged_call.server_raw.txt").read_bytes()
+    for msg in FrameParser().feed(data):
+        if msg.content_type == "text/event-json" and b'"CHANNEL_CREATE"' in msg.body[:40]:
+            ev = Reads(decode_json(msg.body))
+            full_fields(ev)
+            assert ev.read <= lean_keys, ev.read - lean_keys
+            creates += 1
+    assert creates >= 2
+    for direction in ("inbound", "outbound"):  # every fallback taken: each header absent
+        ev = Reads({"Call-Direction": direction})
+        full_fields(ev)
+        assert ev.read <= lean_keys, ev.read - lean_keys

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from backends.base import ProtocolError
 from backends.esl_protocol import MAX_HEADER_BLOCK, FrameParser, Message
-from backends.esl_session import EslSession
+from backends.esl_session import EslSession, _Protocol
 from backends.freeswitch import FreeSwitchBackend
 from backends.freeswitch_settings import FreeSwitchOptions
 from backends.fs_mapping import FsMapper, row_to_channel
@@ -67,15 +67,25 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 def feed(loop: asyncio.AbstractEventLoop, mapper: FsMapper,
          chunks: list[bytes]) -> BaseException | None:
-    """The chunks through a real session (framing, dispatch, the mapper's decode and handle,
-    with no catch-all around the mapper); returns what ended the session, if anything."""
+    """The chunks through a real session (framing, dispatch, the mapper's one-step ingest as
+    the backend wires it, with no catch-all around the mapper); returns what ended the
+    session, if anything."""
 
     async def run() -> BaseException | None:
-        session = EslSession(mapper.handle, decode=mapper.decode)
+        session = EslSession(mapper.handle, ingest=mapper.ingest)
         session._transport = _Sink()  # type: ignore[assignment]
         session._running = True
+        protocol = _Protocol(session)
         for chunk in chunks:
-            session._received(chunk)
+            while chunk and session.is_open:
+                # as asyncio reads: into the room the protocol gives, which stays exported
+                # until `buffer_updated` returns (so the buffer must not be resized in it)
+                room = protocol.get_buffer(-1)
+                n = min(len(room), len(chunk))
+                room[:n] = chunk[:n]
+                chunk = chunk[n:]
+                protocol.buffer_updated(n)
+                del room
             if not session.is_open:
                 break
         return session.error
