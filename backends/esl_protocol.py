@@ -79,6 +79,9 @@ def _content_length(headers: dict[str, str], limit: int) -> int:
 #: The envelope of every event frame FreeSWITCH sends: `Content-Length: N` then this line.
 _EVENT_HEAD = b"Content-Length: "
 _EVENT_TAIL = b"\nContent-Type: text/event-json"
+#: The envelope of an api reply: this, then the length's digits.
+_API_HEAD = b"Content-Type: api/response\nContent-Length: "
+_API_LEN = len(_API_HEAD)
 
 
 #: The buffer's usual size (asyncio reads at most this much at once); a frame larger than
@@ -174,6 +177,12 @@ class FrameParser:
                                 raise ProtocolError(f"frame of {need} bytes exceeds the "
                                                     f"{self.max_frame} byte limit")
                             headers = digits
+                        elif (buf.startswith(_API_HEAD, start, end)
+                                and (digits := view[start + _API_LEN:end].tobytes()).isdigit()):
+                            # an api reply (a resync reads thousands of them)
+                            headers = {"Content-Type": "api/response",
+                                       "Content-Length": digits.decode()}
+                            need = _content_length(headers, self.max_frame)
                         else:
                             block = view[start:end].tobytes()
                             if not block.strip(b"\n"):

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 
 from gateway.control import CommandTimeout, Unavailable
 
@@ -243,6 +244,18 @@ class EslSession:
         self._transport.write(data)
         return fut
 
+    def _send_many(self, lines: Iterable[str]) -> list[asyncio.Future[Message]]:
+        """`_send` for several commands, written to the socket at once."""
+        if self.closed.done():
+            raise Unavailable("not connected to the switch")
+        data = [encode_command(line) for line in lines]
+        loop = asyncio.get_running_loop()
+        futs: list[asyncio.Future[Message]] = [loop.create_future() for _ in data]
+        self._replies.extend(futs)
+        assert self._transport is not None
+        self._transport.write(b"".join(data))
+        return futs
+
     async def command(self, line: str, headers: dict[str, str] | None = None, *,
                       wait: float = 5.0) -> Message:
         """Send one command and wait for its `command/reply` or `api/response`."""
@@ -255,6 +268,34 @@ class EslSession:
 
     async def api(self, cmd: str, *, wait: float = 5.0) -> str:
         return (await self.command(f"api {cmd}", wait=wait)).text()
+
+    async def api_each(self, cmds: Iterable[str], *, window: int = 256,
+                       wait: float = 5.0) -> AsyncGenerator[str, None]:
+        """Each command's `api` reply, in order, with up to `window` commands on the wire at
+        once. The switch answers in order, so the next commands are already queued while the
+        earlier replies are read: a resync's thousands of `uuid_dump`s go as one stream, not
+        round trip after round trip, with one timer instead of a task per command. `wait`
+        bounds the wait for each reply."""
+        pending: deque[asyncio.Future[Message]] = deque()
+        commands = iter(cmds)
+        refill = max(1, window // 4)  # sent together once this many replies are in
+        try:
+            pending.extend(self._send_many(f"api {cmd}" for cmd in
+                                           itertools.islice(commands, window)))
+            while pending:
+                try:
+                    async with asyncio.timeout(wait):
+                        reply = await pending.popleft()
+                except TimeoutError:
+                    raise CommandTimeout(
+                        f"no reply to a pipelined api within {wait:g}s") from None
+                if len(pending) <= window - refill:
+                    pending.extend(self._send_many(f"api {cmd}" for cmd in
+                                                   itertools.islice(commands, refill)))
+                yield reply.text()
+        finally:
+            for fut in pending:  # not waited for any more: their replies are read and dropped
+                fut.cancel()
 
     async def bgapi(self, cmd: str, *, wait: float = 30.0,
                     reply_wait: float = 5.0) -> str:

@@ -35,7 +35,14 @@ from .base import ConnState, ProtocolError, ReconnectingBackend
 from .esl_protocol import Event, decode_json
 from .esl_session import EslSession
 from .freeswitch_settings import FreeSwitchOptions
-from .fs_mapping import EVENTS, FsMapper, merge_dump, parse_show_channels, row_to_channel
+from .fs_mapping import (
+    EVENTS,
+    FsMapper,
+    decode_dump,
+    merge_dump,
+    parse_show_channels,
+    row_to_channel,
+)
 
 log = logging.getLogger("callgate.freeswitch")
 
@@ -45,7 +52,7 @@ _DTMF = re.compile(r"^[0-9A-Da-d*#wW]+$")
 _UUID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _VAR_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _CAUSE = re.compile(r"^[A-Z_0-9]+$")
-DUMP_BATCH = 64  # uuid_dump requests pipelined per round trip during a resync
+DUMP_WINDOW = 256  # uuid_dump requests on the wire at once during a resync
 
 
 def classify(reply: str) -> Result:
@@ -136,14 +143,14 @@ class FreeSwitchBackend(ReconnectingBackend):
         except ValueError as exc:
             raise ConnectionResetError(f"show channels failed: {str(exc)[:80]}") from None
         channels = [row_to_channel(r, self.name) for r in rows]
-        for i in range(0, len(channels), DUMP_BATCH):
-            batch = channels[i:i + DUMP_BATCH]
-            dumps = await asyncio.gather(
-                *(esl.api(f"uuid_dump {ch.id} json", wait=t) for ch in batch))
-            for ch, dump in zip(batch, dumps, strict=True):
+        async with contextlib.aclosing(esl.api_each(
+                (f"uuid_dump {ch.id} json" for ch in channels), window=DUMP_WINDOW,
+                wait=t)) as dumps:
+            for ch in channels:
+                dump = await anext(dumps)
                 if dump.startswith("{"):
                     with contextlib.suppress(Exception):
-                        merge_dump(ch, decode_json(dump.encode()))
+                        merge_dump(ch, decode_dump(dump.encode()))
         return channels
 
     async def _watch(self, esl: EslSession) -> None:

@@ -15,6 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 from gateway.directory import KEPT_VARIABLES
 from gateway.model import Channel, Initial, State, Waiting, derive_state
 from gateway.store import ChannelStore
@@ -130,6 +132,9 @@ _LEAN = LeanDecoder({
        for name, keys in READS.items()},
     "CHANNEL_CREATE": (*_EVERY, *_ATTRIBUTION, *_CHANNEL_BLOCK),
     "CHANNEL_DESTROY": ("Unique-ID",),  # `_destroy` reads the uid only, known channel or not
+    # `uuid_dump <uuid> json` during a resync: what `merge_dump` reads
+    "CHANNEL_DATA": (*_EVERY, *_ATTRIBUTION, "Other-Type", "variable_bridge_uuid",
+                     "Other-Leg-Unique-ID", "Caller-Channel-Created-Time"),
 })
 _lean = _LEAN.decode
 
@@ -514,12 +519,10 @@ class FsMapper:
 # ---------------------------------------------------------------- snapshot
 def parse_show_channels(text: str) -> list[dict[str, str]]:
     """Rows of `show channels as json`; `{"row_count": 0}` (no rows key) is the empty table."""
-    import json
-
     text = text.strip()
     if text.startswith("-ERR"):
         raise ValueError(text)
-    data = json.loads(text)
+    data = orjson.loads(text)  # a JSONDecodeError is a ValueError
     if not isinstance(data, dict):
         raise ValueError("show channels: not an object")
     rows = data.get("rows") or []
@@ -559,6 +562,12 @@ def row_to_channel(row: Mapping[str, str], node: str) -> Channel:
                         g("initial_ip_addr", ""), g("initial_dest", ""),
                         g("initial_dialplan", ""), g("initial_context", "")),
     )
+
+
+def decode_dump(body: bytes) -> Event:
+    """A `uuid_dump <uuid> json` reply, with the headers `merge_dump` reads (a resync decodes
+    one per channel, each carrying every channel variable)."""
+    return _lean(body) or _full(body)
 
 
 def merge_dump(ch: Channel, dump: Mapping[str, Any]) -> None:

@@ -328,10 +328,8 @@ class ChannelStore:
                 continue
             changes = {
                 name: value
-                for name in CHANNEL_FIELDS
-                if name not in _KEEP_ON_RESYNC
-                and _known(value := getattr(snap, name))
-                and value != getattr(current, name)
+                for name in _RESYNCED
+                if (value := getattr(snap, name)) != getattr(current, name) and _known(value)
             }
             if changes:
                 self.apply(node, snap.id, changes)
@@ -356,3 +354,4 @@ _KEEP_ON_RESYNC = frozenset(
     {"id", "node", "account_id", "owner_id", "authorizing_id", "authorizing_type", "agent_id",
      "version"}
 )
+_RESYNCED = tuple(name for name in CHANNEL_FIELDS if name not in _KEEP_ON_RESYNC)

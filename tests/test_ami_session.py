@@ -183,3 +183,23 @@ async def test_defect4_events_with_our_actionid_reach_callbacks(sim: AsteriskSim
         listing = await s.send({"Action": "CoreShowChannels"})
         assert isinstance(listing, list) and listing[1]["Uniqueid"] == "orig-1"
         assert any(e.get("Event") == "CoreShowChannel" for e in events)
+
+
+def test_our_message_is_panoramisk_message_with_the_same_store_and_lookups() -> None:
+    """`AmiMessage` fills panoramisk's own case-insensitive store directly: it must read back
+    exactly as panoramisk's `Message` built from the same headers (this fails if a panoramisk
+    release changes that store)."""
+    from panoramisk.message import Message
+
+    from backends.ami_session import AmiMessage, parse_block
+
+    headers = {"Response": "Success", "ActionID": "a1", "Message": "ok",
+               "ChanVariable": ["a=1", "b=2"]}
+    ours, theirs = AmiMessage(headers, "body"), Message(headers, "body")
+    assert isinstance(ours, Message) and ours._store == theirs._store
+    for key in ("actionid", "ACTIONID", "Message", "ChanVariable", "missing", "content"):
+        assert ours.get(key) == theirs.get(key) and ours.get(key, "d") == theirs.get(key, "d")
+    assert (ours.id, ours.success, ours.content, ours.message, dict(ours)) == (
+        theirs.id, theirs.success, theirs.content, theirs.message, dict(theirs))
+    parsed = parse_block(b"Event: Hangup\r\nUniqueid: 1.2\r\nCause-txt: Normal Clearing")
+    assert parsed is not None and parsed.get("uniqueid") == "1.2" and parsed.event == "Hangup"

@@ -256,3 +256,28 @@ async def test_attribution_with_demo_directory() -> None:
         beta_leg = next(c for c in gw.store.all() if c.id != a)
         assert beta_leg.account_id != acme  # erin's phone stays in Beta: no cross-tenant pull
         assert all(c.id != beta_leg.id for c in gw.store.by_account(acme))
+
+
+async def test_pipelined_api_replies_in_order_and_a_silent_switch_times_out() -> None:
+    """A resync's `uuid_dump`s go out `window` at a time; replies pair with their commands in
+    order, the switch sees each command once, a stalled switch gives `CommandTimeout`, and the
+    late replies do not shift the pairing of the next command."""
+    async with running(command_timeout=0.3) as (sim, be):
+        await asyncio.wait_for(be.ready.wait(), 3)
+        calls = [await sim.place_call("201", "202", answer_after=0.05) for _ in range(5)]
+        await until(lambda: len(be.store) == 10)
+        esl = be._live()
+        ids = [ch.id for ch in be.store.by_node("fs1")] + ["no-such-uuid"]
+        before = len(sim.commands)
+        cmds = [f"uuid_getvar {uid} uuid" for uid in ids] * 40  # 440 commands, window 16
+        replies = [r async for r in esl.api_each(cmds, window=16, wait=2.0)]
+        assert replies == [uid if uid != "no-such-uuid" else "-ERR No such channel!\n"
+                           for uid in ids] * 40
+        assert sim.commands[before:] == [f"api {c}" for c in cmds]
+        sim.stall(0.6)
+        t0 = time.monotonic()
+        with pytest.raises(CommandTimeout):
+            [r async for r in esl.api_each(cmds[:50], window=8, wait=0.2)]
+        assert time.monotonic() - t0 < 0.5
+        await sim.wait_unstalled()
+        assert await esl.api(f"uuid_getvar {calls[0]} uuid") == calls[0]
