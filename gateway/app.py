@@ -19,7 +19,7 @@ import panel
 from . import logs, openapi
 from .context import GATEWAY, Gateway
 from .dialect import DialectApps, Listener
-from .errors import MAX_LINE
+from .errors import MAX_LINE, PLATFORM_5XX
 from .metrics import DIALECT
 from .switch import ConnState
 
@@ -64,12 +64,14 @@ def _mount(app: web.Application, gw: Gateway, name: str) -> list[Listener]:
     for prefix, sub in parts.mounts.items():
         sub[GATEWAY] = gw
         sub[DIALECT] = name
+        sub[PLATFORM_5XX] = gw.settings.gateway.platform_5xx
         app.add_subapp(prefix, sub)
     for method, path, handler in parts.root:
         gw.metrics.tag_route(app.router.add_route(method, path, handler), name)
     for listener in parts.listeners:
         listener.app[GATEWAY] = gw
         listener.app[DIALECT] = name
+        listener.app[PLATFORM_5XX] = gw.settings.gateway.platform_5xx
         listener.app.middlewares.insert(0, gw.metrics.middleware)  # outermost, as on ours
     return parts.listeners
 
@@ -93,6 +95,7 @@ def build_app(gw: Gateway, *, manage_backends: bool = True) -> web.Application:
     app = web.Application(client_max_size=gw.settings.gateway.max_body,
                           middlewares=[gw.metrics.middleware])
     app[GATEWAY] = gw
+    app[PLATFORM_5XX] = gw.settings.gateway.platform_5xx
     app.router.add_get("/healthz", healthz)
     app[DIALECT_MOUNTS] = {}
     app[OPENAPI_DOCS] = {}
@@ -120,6 +123,7 @@ def build_dialect_apps(gw: Gateway) -> list[tuple[str, int, web.Application]]:
                                   middlewares=[gw.metrics.middleware])
             app[GATEWAY] = gw
             app[DIALECT] = name
+            app[PLATFORM_5XX] = gw.settings.gateway.platform_5xx
             for listener in _mount(app, gw, name):
                 out.append((listener.host, listener.port, listener.app))
             out.append((d.host or gw.settings.gateway.host, d.port, app))

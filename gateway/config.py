@@ -213,6 +213,9 @@ class GatewaySettings:
     # peers whose X-Forwarded-For names the client (addresses or networks)
     trusted_proxies: tuple[str, ...] = ()
     audit_log: str = ""  # one JSON line per command; "" = no audit trail
+    # answer 5xx where the emulated platform did for what a request asked (a gone channel, bad
+    # parameters, a switch's refusal); False: the same bodies with a 4xx (gateway/errors.py)
+    platform_5xx: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,6 +457,7 @@ def parse(data: Mapping[str, Any], path: str = "<config>",
         login_window=gw.float("login_window", 60.0, minimum=1.0),
         trusted_proxies=gw.strings("trusted_proxies"),
         audit_log=gw.str("audit_log", ""),
+        platform_5xx=gw.bool("platform_5xx", True),
     )
     if gateway.audit_log and not Path(gateway.audit_log).expanduser().parent.is_dir():
         gw.error("audit_log", f"no such directory for {_show(gateway.audit_log)}")

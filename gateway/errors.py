@@ -90,6 +90,20 @@ def _lookup(answers: Mapping[type[BaseException], ErrorAnswer],
     return None
 
 
+#: `[gateway] platform_5xx`, on every application that answers a dialect: where the emulated
+#: platform answered a request with a 5xx (Webitel's `-ERR No such channel!`, a switch's
+#: refusal), False answers the same body with the 4xx the error names instead.
+PLATFORM_5XX = web.AppKey("platform_5xx", bool)
+
+
+def answer_status(request: web.Request, status: int, client_status: int | None) -> int:
+    """The status to answer an error with: the platform's own, or with `platform_5xx` off its
+    4xx `client_status` (None: the status stands, e.g. a switch that is down)."""
+    if client_status is not None and not request.app.get(PLATFORM_5XX, True):
+        return client_status
+    return status
+
+
 def error_middleware(dialect: str, answers: Mapping[type[BaseException], ErrorAnswer], *,
                      finish: Finish | None = None) -> Any:
     """The dialect's middleware: each exception is answered by the entry of its nearest class

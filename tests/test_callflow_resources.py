@@ -3,6 +3,7 @@ recordings, debug), end to end against the FreeSWITCH simulator."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -212,3 +213,13 @@ async def test_active_recordings_are_those_the_gateway_started_in_the_organizati
         await live.gw.control.record(a, "stop")
         assert await get(live, "/activerecording", CAROL) == (200, [])
         assert (await get(live, f"/activerecording/{a}", CAROL))[0] == 404
+
+
+async def test_the_stub_is_a_404_with_platform_5xx_off() -> None:
+    """`[gateway] platform_5xx = false`: the original's always-500 stub keeps its body."""
+    def edit(settings: Any) -> Any:
+        return dataclasses.replace(settings, gateway=dataclasses.replace(
+            settings.gateway, platform_5xx=False))
+
+    async with live_gateway(edit=edit) as live:
+        assert await get(live, "/users/pause", DAN) == (404, {"status": "Not implemented"})

@@ -462,6 +462,19 @@ async def test_system_list_disabled_is_kazoos_500() -> None:
         await client.close()
 
 
+async def test_system_list_disabled_with_platform_5xx_off_is_403() -> None:
+    settings = kazoo_only(load_demo(), system_wide_channels_list=False)
+    settings = dataclasses.replace(settings, gateway=dataclasses.replace(
+        settings.gateway, platform_5xx=False))
+    _gw, client = await start(settings)
+    try:
+        tok = await login(client, "admin", "Root Telco")
+        doc = await error(await client.get("/v2/channels", headers=auth(tok)), 403)
+        assert doc["message"] == "could not reach ecallmgr channels" and doc["data"] == {}
+    finally:
+        await client.close()
+
+
 async def test_channel_without_account_segment_404(client: TestClient,
                                                    tokens: dict[str, str]) -> None:
     doc = await error(await client.get("/v2/channels/acme-a", headers=auth(tokens["admin"])),

@@ -62,6 +62,17 @@ def _settings(settings: Settings) -> Settings:
     return settings
 
 
+def _settings_no_5xx(settings: Settings) -> Settings:
+    """As `_settings` with `platform_5xx = false`, and Kazoo's system-wide list left off (its
+    deliberate 500 is then a 403)."""
+    settings = _settings(settings)
+    opts = settings.dialect("kazoo")
+    if opts is not None:
+        object.__setattr__(opts, "system_wide_channels_list", False)
+    return dataclasses.replace(settings, gateway=dataclasses.replace(
+        settings.gateway, platform_5xx=False))
+
+
 # ------------------------------------------------------------------ documents
 def test_every_route_has_a_doc() -> None:
     app = build_app(Gateway.build(load_demo()), manage_backends=False)
@@ -161,6 +172,7 @@ class Running:
     """A gateway over the simulators on its own event loop in a thread: schemathesis calls
     it over real sockets with a blocking client."""
 
+    edit: Any = _settings
     live: Live | None = None
     base: str = ""
     loop: asyncio.AbstractEventLoop | None = None
@@ -188,7 +200,7 @@ class Running:
 
     async def main(self) -> None:
         try:
-            async with live_gateway(edit=_settings) as live:
+            async with live_gateway(edit=self.edit) as live:
                 self.live, self.loop, self.stop = live, asyncio.get_running_loop(), asyncio.Event()
                 await self.calls()
                 self.base = str(live.client.make_url("")).rstrip("/")
@@ -201,7 +213,15 @@ class Running:
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[Running]:
-    run = Running()
+    yield from _run(Running())
+
+
+@pytest.fixture(scope="module")
+def running_no_5xx() -> Iterator[Running]:
+    yield from _run(Running(edit=_settings_no_5xx))
+
+
+def _run(run: Running) -> Iterator[Running]:
     thread = threading.Thread(target=asyncio.run, args=(run.main(),), daemon=True)
     thread.start()
     assert run.ready.wait(30)
@@ -327,11 +347,12 @@ def _xml_break(raw: dict[str, Any], responses: dict[str, Any], status: int, medi
 
 def _run_operation(run: Running, raw: dict[str, Any], op: Any, fixed: dict[str, Any],
                    session: requests.Session, found: list[str], mode: GenerationMode,
-                   examples: int) -> None:
+                   examples: int, strict: bool) -> None:
     responses = op.definition.raw["responses"]
     checks = [response_schema_conformance, content_type_conformance]
-    if not any(str(s).startswith("5") for s in responses):
-        checks.append(not_a_server_error)  # a 5xx only where the platform itself answers one
+    if strict or not any(str(s).startswith("5") for s in responses):
+        # a 5xx only where the platform itself answers one, and none at all when strict
+        checks.append(not_a_server_error)
 
     @hypothesis.settings(max_examples=examples, deadline=None, database=None,
                          phases=[Phase.explicit, Phase.generate],
@@ -357,21 +378,22 @@ def _run_operation(run: Running, raw: dict[str, Any], op: Any, fixed: dict[str, 
         pass  # nothing of the operation can be made invalid (no parameters, no body)
 
 
-def _fuzz(run: Running, name: str) -> list[str]:
+def _fuzz(run: Running, name: str, *, strict: bool = False) -> list[str]:
     raw = requests.get(f"{run.base}/openapi/{name}.json", timeout=10).json()
     fixed = _credentials(run, name)
     session = requests.Session()
     found: list[str] = []
     for result in schemathesis.openapi.from_dict(raw).get_all_operations():
         op = result.ok()
-        _run_operation(run, raw, op, fixed, session, found, GenerationMode.POSITIVE, EXAMPLES)
+        _run_operation(run, raw, op, fixed, session, found, GenerationMode.POSITIVE, EXAMPLES,
+                       strict)
         # schema-breaking cases where something is parsed: a body or a query/header
         # parameter (a path segment is a string whatever it holds; the router 404s the rest)
         definition = op.definition.raw
         if "requestBody" in definition or any(
                 p["in"] != "path" for p in definition.get("parameters", [])):
             _run_operation(run, raw, op, fixed, session, found, GenerationMode.NEGATIVE,
-                           NEGATIVE_EXAMPLES)
+                           NEGATIVE_EXAMPLES, strict)
     return found
 
 
@@ -386,3 +408,17 @@ def test_schemathesis(running: Running, name: str, caplog: pytest.LogCaptureFixt
     # a documented 5xx must be the platform's answer, never the core's net for a bug
     bugs = [r.getMessage() for r in caplog.records if r.name == "callgate.errors"]
     assert bugs == []
+
+
+@pytest.mark.parametrize("name", DIALECTS)
+def test_schemathesis_answers_no_5xx_with_platform_5xx_off(
+        running_no_5xx: Running, name: str, caplog: pytest.LogCaptureFixture) -> None:
+    """`[gateway] platform_5xx = false`: no generated request gets any 5xx at all (the
+    platforms' own 500s for a gone channel, bad parameters or a switch's refusal are 4xx with
+    the same bodies), and every answer still keeps its documented schema."""
+    caplog.set_level(logging.INFO)
+    running_no_5xx.ensure_calls()
+    found = _fuzz(running_no_5xx, name, strict=True)
+    assert found == [], "\n".join(found)
+    traces = [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+    assert traces == [], [r.getMessage() for r in traces]

@@ -329,3 +329,28 @@ async def test_a_change_shows_in_the_very_next_list_byte_for_byte(app) -> None:
     want = [row(ch, realm_of(gw, ch)) for ch in ordered]
     fresh = {"status": "OK", "data": {"row_count": len(want), "rows": want}}
     assert body == json.dumps(fresh, separators=(",", ":"), ensure_ascii=False)
+
+
+async def test_with_platform_5xx_off_the_engines_500s_are_4xx_with_the_same_body() -> None:
+    """`[gateway] platform_5xx = false`: what the engine answered 500 for a request (a gone
+    channel, bad parameters) is a 4xx with the engine's own body; a switch that is not there
+    ("ESL response undefined") is still a 500."""
+    settings = _settings()
+    settings = dataclasses.replace(settings, gateway=dataclasses.replace(
+        settings.gateway, platform_5xx=False))
+    gw, client = await _start(settings)
+    try:
+        gw.store.add(fs_channel("acme-a", "201", ACME, 1700000010.1))
+        alice = await login(client, "alice@acme.example.com", "demo-alice")
+        for uid in ("beta-a", "nope"):
+            r = await client.delete(f"/api/v2/channels/{uid}", headers=alice)
+            assert (r.status, await r.json()) == (
+                404, {"status": "error", "info": "-ERR No such channel!\n"})
+        r = await client.post("/api/v2/channels", headers=alice, json={})
+        assert (r.status, await r.json()) == (400, {"status": "error",
+                                                    "info": "Bad parameters"})
+        r = await client.delete("/api/v2/channels/acme-a", headers=alice)
+        assert (r.status, await r.json()) == (500, {"status": "error",
+                                                    "info": "ESL response undefined"})
+    finally:
+        await client.close()

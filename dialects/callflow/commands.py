@@ -177,7 +177,7 @@ class Commands:
                         contact_id: int, context: str | None = None) -> dict[str, Any]:
         self.check_reception(agent, reception_id)
         if not agent.extension:
-            raise CallflowError(UNHANDLED, "User has no peer registered")
+            raise CallflowError(UNHANDLED, "User has no peer registered", client_http=409)
         await self.implicit_park(agent)
         leg = str(uuid.uuid4())
         self.calls.assign(leg, agent.number)

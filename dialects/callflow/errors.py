@@ -16,6 +16,7 @@ from gateway.control import (
     InvalidArgument,
     NotFound,
     OriginateFailed,
+    Unavailable,
     Unsupported,
 )
 from gateway.errors import (
@@ -26,6 +27,7 @@ from gateway.errors import (
     ErrorAnswer,
     MethodNotAllowed,
     UrlTooLong,
+    answer_status,
     error_middleware,
 )
 
@@ -44,12 +46,14 @@ class CallflowError(Exception):
     """An answer other than success, already in the platform's words."""
 
     def __init__(self, status: str, description: str | None = None, *,
-                 http: int | None = None, body: dict[str, Any] | None = None) -> None:
+                 http: int | None = None, body: dict[str, Any] | None = None,
+                 client_http: int | None = None) -> None:
         super().__init__(description or status)
         self.status = status
         self.description = description
         self.http = http or _HTTP.get(status, 400)
         self.body = body
+        self.client_http = client_http  # with `platform_5xx = false` (gateway/errors.py)
 
     def document(self) -> dict[str, Any]:
         if self.body is not None:
@@ -95,8 +99,11 @@ def from_command(exc: CommandError, missing: str) -> CallflowError:
     if isinstance(exc, InvalidArgument | Unsupported):
         return bad_parameters(exc.message)
     if isinstance(exc, OriginateFailed):
-        return CallflowError(UNHANDLED, f"Originate failed: {exc.cause}")
-    return CallflowError(UNHANDLED, "PBX failure: the switch did not carry out the command")
+        return CallflowError(UNHANDLED, f"Originate failed: {exc.cause}", client_http=409)
+    # a switch that is down or silent stays a 500 either way; a refusal is the request's
+    refused = None if isinstance(exc, Unavailable) else 409
+    return CallflowError(UNHANDLED, "PBX failure: the switch did not carry out the command",
+                         client_http=refused)
 
 
 def cors(request: web.Request, response: web.StreamResponse) -> None:
@@ -113,8 +120,8 @@ def json_response(doc: dict[str, Any], http: int = 200) -> web.Response:
     return web.json_response(doc, status=http)
 
 
-def _native(_request: web.Request, exc: CallflowError) -> web.Response:
-    return json_response(exc.document(), exc.http)
+def _native(request: web.Request, exc: CallflowError) -> web.Response:
+    return json_response(exc.document(), answer_status(request, exc.http, exc.client_http))
 
 
 def _bad(description: str, http: int) -> web.Response:

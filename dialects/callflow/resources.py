@@ -93,7 +93,8 @@ async def profile(_r: web.Request, agent: Agent, d: Directory) -> Answer:
 
 async def pause(_r: web.Request, _a: Agent, _d: Directory) -> Answer:
     """The original's stub, kept: clients already handle its answer."""
-    raise CallflowError(UNHANDLED, http=500, body={"status": "Not implemented"})
+    raise CallflowError(UNHANDLED, http=500, body={"status": "Not implemented"},
+                        client_http=404)
 
 
 # ------------------------------------------------------ state, recordings

@@ -18,6 +18,7 @@ from gateway.errors import (
     ErrorAnswer,
     MethodNotAllowed,
     UrlTooLong,
+    answer_status,
 )
 from gateway.errors import error_middleware as core_error_middleware
 
@@ -29,11 +30,13 @@ REQUIRED = "Field is required but missing"
 class KazooError(Exception):
     """An answer crossbar would give: HTTP status, `message`, and `data` (None = absent)."""
 
-    def __init__(self, status: int, message: str, data: Any = None) -> None:
+    def __init__(self, status: int, message: str, data: Any = None, *,
+                 client_status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.data = data
+        self.client_status = client_status  # with `platform_5xx = false` (gateway/errors.py)
 
 
 def invalid_credentials() -> KazooError:
@@ -99,8 +102,9 @@ def from_command(exc: control.CommandError, uuid: str) -> KazooError:
     if isinstance(exc, control.InvalidArgument | control.Unsupported):
         return validation("action", "invalid", exc.message)
     if isinstance(exc, control.OriginateFailed):
-        return KazooError(500, "originate failed", {"cause": exc.cause})
-    return KazooError(500, "command failed", {"message": "the switch refused the action"})
+        return KazooError(500, "originate failed", {"cause": exc.cause}, client_status=409)
+    return KazooError(500, "command failed", {"message": "the switch refused the action"},
+                      client_status=409)
 
 
 def uri_too_long() -> KazooError:
@@ -121,7 +125,8 @@ def _raise(make: Callable[[], KazooError]) -> ErrorAnswer:
 
 
 def _kazoo(request: web.Request, exc: KazooError) -> web.Response:
-    return failure(request, exc.status, exc.message, exc.data)
+    return failure(request, answer_status(request, exc.status, exc.client_status), exc.message,
+                   exc.data)
 
 
 def _http(request: web.Request, exc: web.HTTPException) -> web.Response:

@@ -147,7 +147,8 @@ async def system_channels(cb: Crossbar) -> web.Response:
         raise errors.forbidden()
     if not cb.state.options.system_wide_channels_list:
         # Kazoo sends the query without an Account-ID, ecallmgr rejects it: this exact 500
-        raise errors.KazooError(500, "could not reach ecallmgr channels", {})
+        raise errors.KazooError(500, "could not reach ecallmgr channels", {},
+                                client_status=403)
     return _list(cb, cb.gw.store.all())
 
 

@@ -15,6 +15,7 @@ from gateway.errors import (
     ClientError,
     MethodNotAllowed,
     UrlTooLong,
+    answer_status,
     error_middleware,
 )
 from gateway.http import request_key
@@ -50,11 +51,13 @@ class UndefinedMethod(MorError):
 class RestError(Exception):
     """A v2 REST failure: JSON body with a real HTTP status."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, *,
+                 client_status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.client_status = client_status  # with `platform_5xx = false` (gateway/errors.py)
 
 
 def rest_response(status: int, message: str, headers: dict[str, str] | None = None
@@ -76,7 +79,8 @@ def _xml(request: web.Request, body: bytes) -> web.Response:
 
 
 def _rest(request: web.Request, exc: RestError) -> web.Response:
-    return rest_response(exc.status, exc.message, exc.headers)
+    return rest_response(answer_status(request, exc.status, exc.client_status), exc.message,
+                         exc.headers)
 
 
 def _undefined(request: web.Request, exc: UndefinedMethod) -> web.Response:

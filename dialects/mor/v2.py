@@ -83,7 +83,7 @@ def _failure(exc: CommandError) -> RestError:
         return RestError(404, NOT_FOUND)
     if isinstance(exc, Unavailable):
         return RestError(503, "Switch is not available")
-    return RestError(502, "Call could not be hung up")
+    return RestError(502, "Call could not be hung up", client_status=409)
 
 
 async def drop_one(request: web.Request, who: Bearer) -> web.Response:

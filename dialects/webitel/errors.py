@@ -21,10 +21,23 @@ from gateway.errors import (
     ErrorAnswer,
     MethodNotAllowed,
     UrlTooLong,
+    answer_status,
     error_middleware,
 )
 
 from .cors import add_cors
+
+#: The 4xx each of the engine's request-caused 500s takes with `platform_5xx = false`; any
+#: other `-ERR` is the switch refusing what was asked (409). "ESL response undefined" (no
+#: reply: the switch is down) stays a 500.
+CLIENT_STATUS = {"-ERR No such channel!\n": 404, "Bad parameters": 400,
+                 "Permission denied.": 403}
+
+
+def _client_status(status: int, info: str) -> int | None:
+    if status < 500:
+        return None
+    return CLIENT_STATUS.get(info) or (409 if info.startswith("-ERR ") else None)
 
 
 class WebitelError(Exception):
@@ -34,6 +47,7 @@ class WebitelError(Exception):
         super().__init__(info)
         self.status = status
         self.info = info
+        self.client_status = _client_status(status, info)
 
     def body(self) -> dict[str, Any]:
         return {"status": "error", "info": self.info}
@@ -69,7 +83,7 @@ def _error(status: int, info: str) -> web.Response:
 
 
 def _webitel(request: web.Request, exc: WebitelError) -> web.Response:
-    return reply(exc.body(), exc.status)
+    return reply(exc.body(), answer_status(request, exc.status, exc.client_status))
 
 
 def _not_found(request: web.Request, exc: Exception) -> web.Response:
