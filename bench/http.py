@@ -105,26 +105,41 @@ async def _run(session: aiohttp.ClientSession, method: str, url: str, n: int, co
 
 Target = tuple[str, str, dict]  # method, url, request keywords
 
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds the server process `pid` has run so far, to the nanosecond (Linux
+    /proc/<pid>/schedstat; 0.0 where there is none, and the CPU column then reads 0)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
 #: Requests sent to one target before the next takes its turn.
 CHUNK = 100
 
 
-async def _interleaved(session: aiohttp.ClientSession, targets: list[Target], n: int,
-                       conc: int) -> list[tuple[float, int]]:
-    """(requests/s, body size) of each target over `n` requests, sent `CHUNK` at a time to
-    each in turn, so a change in the machine's load falls on all of them alike."""
+async def _interleaved(session: aiohttp.ClientSession, targets: list[Target], pids: list[int],
+                       n: int, conc: int) -> list[tuple[float, int, float]]:
+    """(requests/s, body size, server CPU seconds per request) of each target over `n`
+    requests, sent `CHUNK` at a time to each in turn, so a change in the machine's load falls
+    on all of them alike. `pids`: each target's server process."""
     done = [0] * len(targets)
     spent = [0.0] * len(targets)
+    cpu = [0.0] * len(targets)
     sizes = [0] * len(targets)
     sent = 0
     while sent < n:
         k = max(conc, min(CHUNK, n - sent))
         for i, (method, url, kw) in enumerate(targets):
+            c0 = server_cpu(pids[i])
             count, seconds, sizes[i] = await _run(session, method, url, k, conc, **kw)
+            cpu[i] += server_cpu(pids[i]) - c0
             done[i] += count
             spent[i] += seconds
         sent += k
-    return [(d / t, size) for d, t, size in zip(done, spent, sizes, strict=True)]
+    return [(d / t, size, c / d)
+            for d, t, size, c in zip(done, spent, sizes, cpu, strict=True)]
 
 
 async def _targets(session: aiohttp.ClientSession, base: str) -> list[tuple[str, Target]]:
@@ -147,7 +162,8 @@ async def _targets(session: aiohttp.ClientSession, base: str) -> list[tuple[str,
     ]
 
 
-async def _client(ports: list[int], sizes: list[int], n: int, conc: int) -> None:
+async def _client(ports: list[int], pids: list[int], sizes: list[int], n: int,
+                  conc: int) -> None:
     async with aiohttp.ClientSession() as s:
         per_size = [await _targets(s, f"http://127.0.0.1:{port}") for port in ports]
         for port in ports:  # warm up
@@ -157,25 +173,28 @@ async def _client(ports: list[int], sizes: list[int], n: int, conc: int) -> None
             # each store's dialect beside a bare body as large as its own answer, all in
             # turns; three passes, the one with the best ratios is printed
             targets: list[Target] = []
-            for port, named in zip(ports, per_size, strict=True):
+            target_pids: list[int] = []
+            for port, pid, named in zip(ports, pids, per_size, strict=True):
                 own = named[which][1]
                 _, _, own_size = await _run(s, own[0], own[1], 50, conc, **own[2])
                 bare_url = f"http://127.0.0.1:{port}/bare?size={own_size}"
                 await _run(s, "GET", bare_url, 50, conc)  # builds and caches that body
                 targets += [("GET", bare_url, {}), own]
+                target_pids += [pid, pid]
             passes = []
             for _ in range(3):
-                got = await _interleaved(s, targets, n, conc)
+                got = await _interleaved(s, targets, target_pids, n, conc)
                 ratios = [got[i + 1][0] / got[i][0] for i in range(0, len(got), 2)]
                 passes.append((min(ratios), got))
             got = max(passes, key=lambda p: p[0])[1]
             for j, channels in enumerate(sizes):
-                (bare, bare_size), (rate, size) = got[2 * j], got[2 * j + 1]
+                (bare, bare_size, bare_cpu), (rate, size, own_cpu) = got[2 * j], got[2 * j + 1]
                 # a list's size moves by a few bytes as elapsed times gain digits
                 assert abs(bare_size - size) <= size // 100, (bare_size, size)
                 print(f"{label:38s} {channels:>7,} ch {rate:6,.0f} req/s {size:7,} B   "
-                      f"bare beside it {bare:6,.0f} req/s  {rate / bare:4.0%} of bare",
-                      flush=True)
+                      f"bare beside it {bare:6,.0f} req/s  {rate / bare:4.0%} of bare; "
+                      f"server CPU {own_cpu * 1e6:4.0f} us/request, bare "
+                      f"{bare_cpu * 1e6:4.0f} us", flush=True)
             if len(sizes) > 1:
                 rates = [got[2 * j + 1][0] for j in range(len(sizes))]
                 floors = [got[2 * j][0] for j in range(len(sizes))]
@@ -205,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
           f"account; {args.requests:,} requests per endpoint and pass, {args.concurrency} at a "
           f"time, in turns of {CHUNK}")
     try:
-        asyncio.run(_client(ports, sizes, args.requests, args.concurrency))
+        asyncio.run(_client(ports, [p.pid or 0 for p in procs], sizes, args.requests,
+                            args.concurrency))
     finally:
         for proc in procs:
             proc.kill()
