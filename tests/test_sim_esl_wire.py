@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simswitch import esl_wire as wire
 from simswitch.fs_model import SHOW_COLUMNS, SwitchModel
@@ -194,3 +196,16 @@ async def test_read_command_parses_headers_body_and_cr() -> None:
     c2 = await wire.read_command(r)
     assert c2 is not None and c2.body == "xyz"
     assert await wire.read_command(r) is None
+
+
+@given(st.lists(st.tuples(st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
+                          st.text(st.characters(exclude_categories=["Cs"]), max_size=20)),
+                max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_json_object_writes_what_the_per_key_writer_writes(pairs: list[tuple[str, str]]) -> None:
+    """The orjson path (no repeated key) gives the text the cJSON-style writer gives: the same
+    escapes, control characters and non-ASCII as they are."""
+    from simswitch.esl_wire import json_object, json_str
+
+    slow = "{" + ",".join(f"{json_str(k)}:{json_str(v)}" for k, v in pairs) + "}"
+    assert json_object(pairs) == slow
