@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from .model import ATTRIBUTION_INPUTS, CHANNEL_FIELDS, INDEXED, Channel
@@ -43,6 +44,7 @@ class Change:
 
 _RESYNC = Change(ChangeKind.RESYNC, None)
 # bound once: `apply` asks both for every changed channel
+_EMPTY: Mapping[str, Channel] = MappingProxyType({})
 _ATTRIBUTION_DISJOINT = ATTRIBUTION_INPUTS.isdisjoint
 _INDEXED_DISJOINT = frozenset(INDEXED).isdisjoint
 
@@ -129,6 +131,11 @@ class ChannelStore:
 
     def all(self) -> Iterable[Channel]:
         return self._channels.values()
+
+    def bucket(self, index: str, key: str) -> Mapping[str, Channel]:
+        """The index's live bucket for `key` (id -> channel; read it, never change it): a memo
+        of a whole list checks it against the versions it was built from."""
+        return self._idx[index].get(key) or _EMPTY
 
     def _lookup(self, index: str, key: str) -> Iterable[Channel]:
         bucket = self._idx[index].get(key)

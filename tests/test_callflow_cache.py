@@ -155,3 +155,30 @@ async def test_no_row_is_served_stale(api: tuple[Gateway, TestClient]) -> None:
     store.remove("q1")
     store.add(caller("q1", caller_id_number="+37060000077"))
     assert (await desk.calls())["q1"]["caller_id"] == "+37060000077"
+
+
+async def test_a_peer_outside_the_organization_and_a_remote_assignment_reach_the_list(
+        api: tuple[Gateway, TestClient]) -> None:
+    """The list is kept whole per organization; it must still follow what it does not hold:
+    the peer a call is bridged to in another account, and an assignment another instance
+    made in the shared map (reported by `Calls.remote`)."""
+    gw, client = api
+    st = callflow_state(client)
+    calls, store = st.calls, gw.store
+    desk = Desk(client, st)
+    store.add(caller("c1", other_leg="x1", parked=False, state=State.ANSWERED))
+    store.add(phone("x1", "301", realm="beta.example.com", other_leg="c1", answered=True,
+                    state=State.ANSWERED))
+    c1, x1 = store.get("c1"), store.get("x1")
+    assert c1 is not None and x1 is not None and c1.account_id != x1.account_id
+    beta_user = next(iter(gw.directory.users_of(x1.account_id)))  # of the peer's account
+    assert (await desk.calls())["c1"]["assigned_to"] is None
+    store.apply("fs1", "x1", {"agent_id": str(beta_user.number)})  # only the outside peer
+    assert (await desk.calls())["c1"]["assigned_to"] == beta_user.number
+    store.apply("fs1", "x1", {"agent_id": ""})
+    assert (await desk.calls())["c1"]["assigned_to"] is None
+
+    inner = calls.assigned._inner  # type: ignore[attr-defined]
+    inner["c1"] = CAROL_NO  # as another instance writes the shared map...
+    calls.remote()  # ...and its change notice arrives
+    assert (await desk.calls())["c1"]["assigned_to"] == CAROL_NO

@@ -82,13 +82,16 @@ async def test_callflow_pickup_on_one_shows_on_the_other() -> None:
                                      answer_after=0.05)
         await until(lambda: all((ch := i.gw.store.get(caller)) is not None and ch.parked
                                 for i in p.instances))
-        r = await a.client.post(f"/call/{caller}/pickup", params={"token": "token-carol"})
-        assert r.status == 200, await r.text()
-        assert (await r.json())["assigned_to"] == 5
 
         async def listed() -> list:  # type: ignore[type-arg]
             r = await b.client.get("/call/list", params={"token": "token-carol"})
             return [c for c in (await r.json())["calls"] if c["id"] == caller]
+
+        # b has rendered (and keeps) the list with the call unassigned
+        assert [c["assigned_to"] for c in await listed()] == [None]
+        r = await a.client.post(f"/call/{caller}/pickup", params={"token": "token-carol"})
+        assert r.status == 200, await r.text()
+        assert (await r.json())["assigned_to"] == 5
 
         async def _ok() -> bool:
             calls = await listed()

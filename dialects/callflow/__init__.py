@@ -30,6 +30,7 @@ OPENAPI = API
 def build_state(gw: Gateway, options: CallflowSettings) -> CallflowState:
     def remote(channel_id: str, agent: int | None) -> None:
         """Another gateway instance assigned (or released) a call."""
+        calls.remote()
         if agent is not None:
             calls.current[agent] = channel_id
         else:

@@ -7,9 +7,11 @@ original kept it in a user->call map too), cleared when the channel goes.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from gateway.directory import Directory
 from gateway.model import Channel, State, Waiting
@@ -33,6 +35,90 @@ class CallState(StrEnum):
 RECEPTION_WAITS = frozenset({Waiting.QUEUE, Waiting.PARK})
 
 
+class Marks(set[str]):
+    """Channel ids of one of the dialect's marks; every change counts in `Calls.generation`,
+    so that a whole list rendered from them is known to hold while the generation stands."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: Calls, ids: Iterable[str] = ()) -> None:
+        super().__init__(ids)
+        self._owner = owner
+
+    def add(self, item: str) -> None:
+        if item not in self:
+            super().add(item)
+            self._owner.generation += 1
+
+    def discard(self, item: object) -> None:
+        if item in self:
+            super().discard(item)
+            self._owner.generation += 1
+
+    def remove(self, item: str) -> None:
+        super().remove(item)
+        self._owner.generation += 1
+
+    def pop(self) -> str:
+        self._owner.generation += 1
+        return super().pop()
+
+    def clear(self) -> None:
+        if self:
+            super().clear()
+            self._owner.generation += 1
+
+    def update(self, *others: Iterable[str]) -> None:
+        before = len(self)
+        super().update(*others)
+        if len(self) != before:
+            self._owner.generation += 1
+
+    def difference_update(self, *others: Iterable[Any]) -> None:
+        before = len(self)
+        super().difference_update(*others)
+        if len(self) != before:
+            self._owner.generation += 1
+
+    def __ior__(self, other: AbstractSet[str]) -> Marks:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def __isub__(self, other: AbstractSet[Any]) -> Marks:  # type: ignore[override,misc]
+        self.difference_update(other)
+        return self
+
+
+class Assignments(MutableMapping[str, int]):
+    """The assignment map (shared by every instance with Redis) with each local change counted
+    in `Calls.generation`; a change made by another instance is counted by `Calls.remote`."""
+
+    def __init__(self, owner: Calls, inner: MutableMapping[str, int]) -> None:
+        self._owner = owner
+        self._inner = inner
+        self.get = inner.get  # type: ignore[method-assign]  # the per-row read, unwrapped
+
+    def __getitem__(self, key: str) -> int:
+        return self._inner[key]
+
+    def __setitem__(self, key: str, value: int) -> None:
+        self._inner[key] = value
+        self._owner.generation += 1
+
+    def __delitem__(self, key: str) -> None:
+        del self._inner[key]
+        self._owner.generation += 1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._inner)
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._inner
+
+
 @dataclass
 class Calls:
     """Per-gateway call-flow-control call state (part of `CallflowState`)."""
@@ -45,6 +131,18 @@ class Calls:
     transferred: set[str] = field(default_factory=set)  # legs bridged by a transfer
     agent_legs: set[str] = field(default_factory=set)  # agents' own phone legs (originate)
     moving: set[str] = field(default_factory=set)  # picked up, not yet bridged to the agent
+    #: counts every change of `assigned` and the mark sets (a row reads nothing else of ours)
+    generation: int = 0
+
+    def __post_init__(self) -> None:
+        self.assigned = Assignments(self, self.assigned)
+        self.transferred = Marks(self, self.transferred)
+        self.agent_legs = Marks(self, self.agent_legs)
+        self.moving = Marks(self, self.moving)
+
+    def remote(self) -> None:
+        """Another instance changed the shared assignment map."""
+        self.generation += 1
 
     # ------------------------------------------------------------ assignment
     def assign(self, channel_id: str, agent: int) -> None:

@@ -25,6 +25,27 @@ LEGACY_STATUS = {CallState.SPEAKING: "answered", CallState.TRANSFERRED: "bridged
                  CallState.PARKED: "on hold"}
 
 _ARRIVAL = attrgetter("created", "id")
+_VERSION = attrgetter("version")
+#: Organizations whose whole list is kept; past this many the lot is dropped and rebuilt.
+MAX_LISTS = 256
+
+Row = tuple[CallState, bytes]
+
+
+class _Listing:
+    """An organization's list as last rendered, and what it was rendered from: the versions
+    of the account's legs (in the index's order), of the peers outside the account that those
+    legs are bridged to, and the dialect's marks (`Calls.generation`)."""
+
+    __slots__ = ("generation", "outside", "outside_versions", "rows", "versions")
+
+    def __init__(self, generation: int, versions: tuple[int, ...], outside: tuple[str, ...],
+                 outside_versions: tuple[int, ...], rows: list[Row]) -> None:
+        self.generation = generation
+        self.versions = versions
+        self.outside = outside
+        self.outside_versions = outside_versions
+        self.rows = rows
 
 
 class View:
@@ -34,6 +55,34 @@ class View:
         self.gw = gw
         self.calls = calls
         self.rows: RenderCache[tuple[CallState, bytes]] = RenderCache(None, gw.store)
+        self._lists: dict[str, _Listing] = {}
+
+    def listing(self, agent: Agent) -> list[Row]:
+        """Every row of `calls_of(agent)`, in order: what `/call/list` and `/call/queue` send,
+        polled by every desk. Kept whole per organization while nothing it is made of has
+        changed: one tuple of versions compared, not a stamp per row."""
+        store, calls = self.gw.store, self.calls
+        bucket = store.bucket("account_id", agent.account_id)
+        versions = tuple(map(_VERSION, bucket.values()))
+        memo = self._lists.get(agent.account_id)
+        if (memo is not None and memo.generation == calls.generation
+                and memo.versions == versions
+                and memo.outside_versions == self._versions(memo.outside)):
+            return memo.rows
+        rows = [self.row(c) for c in self.calls_of(agent)]
+        # rendering may note a bridge (a mark), so what it was made of is read afterwards
+        outside = tuple(c.other_leg for c in bucket.values()
+                        if c.other_leg and c.other_leg not in bucket)
+        if len(self._lists) >= MAX_LISTS:
+            self._lists.clear()
+        self._lists[agent.account_id] = _Listing(
+            calls.generation, tuple(map(_VERSION, bucket.values())), outside,
+            self._versions(outside), rows)
+        return rows
+
+    def _versions(self, ids: tuple[str, ...]) -> tuple[int, ...]:
+        get = self.gw.store.get
+        return tuple(ch.version if (ch := get(i)) is not None else 0 for i in ids)
 
     def owner(self, ch: Channel) -> int | None:
         return self.calls.owner(ch, self.gw.store.peer(ch))

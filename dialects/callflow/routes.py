@@ -63,14 +63,13 @@ def _calls(rows: list[bytes]) -> web.Response:
 
 async def list_calls(_r: web.Request, agent: Agent, _p: dict[str, str],
                      cmd: Commands) -> Answer:
-    row = cmd.view.row
-    return _calls([row(c)[1] for c in cmd.view.calls_of(agent)])
+    return _calls([body for _, body in cmd.view.listing(agent)])
 
 
 async def queue(_r: web.Request, agent: Agent, _p: dict[str, str],
                 cmd: Commands) -> Answer:
-    rows = (cmd.view.row(c) for c in cmd.view.calls_of(agent))
-    return _calls([body for state, body in rows if state == CallState.QUEUED])
+    return _calls([body for state, body in cmd.view.listing(agent)
+                   if state == CallState.QUEUED])
 
 
 async def state(_r: web.Request, agent: Agent, p: dict[str, str],
