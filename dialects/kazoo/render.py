@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from gateway.directory import Directory
@@ -125,9 +126,11 @@ class Items:
     last changes no byte. (Shared dicts: callers copy before adding anything.) `list_json`
     and `list_pretty` hold the list item already serialized, as `_fragments`."""
 
-    __slots__ = ("detail", "list", "list_json", "list_pretty")
+    __slots__ = ("accounts", "detail", "list", "list_json", "list_pretty")
 
     def __init__(self, store: ChannelStore, directory: Directory) -> None:
+        #: (account id, pretty) -> an account's whole list as a template (`account_json`)
+        self.accounts: dict[tuple[str, bool], _Template] = {}
         # a channel without a creation time shows the request time: those bypass the cache
         self.list = RenderCache(lambda ch: _list_static(ch, directory, 0.0), store)
         self.detail = RenderCache(lambda ch: _detail_static(ch, directory, 0.0), store)
@@ -187,6 +190,58 @@ def listing_json(channels: Iterable[Channel], directory: Directory, items: Items
     parts[0] = "[\n    " if pretty else "["
     parts.append("\n  ]" if pretty else "]")
     return "".join(parts)
+
+
+_VERSION = attrgetter("version")
+#: Account lists kept as templates; past this many the lot is dropped and rebuilt on demand.
+MAX_TEMPLATES = 256
+
+
+class _Template:
+    """An account's list as `listing_json` writes it, cut around each item's elapsed seconds:
+    the versions of the legs it was made from (in the index's order), the static text between
+    the numbers, and each leg's creation time."""
+
+    __slots__ = ("created", "parts", "versions")
+
+    def __init__(self, versions: tuple[int, ...], parts: list[str],
+                 created: list[float]) -> None:
+        self.versions = versions
+        self.parts = parts
+        self.created = created
+
+
+def account_json(key: str, bucket: Mapping[str, Channel], directory: Directory, items: Items,
+                 pretty: bool) -> str:
+    """`listing_json` of an index bucket (an account's legs), kept whole as a template while
+    the versions of its legs stand: per request, one tuple of versions compared and the
+    elapsed seconds written between the static parts. An item rests on its channel alone
+    (and the directory, fixed for the gateway's life), so the versions are all it depends on."""
+    versions = tuple(map(_VERSION, bucket.values()))
+    memo = items.accounts.get((key, pretty))
+    if memo is None or memo.versions != versions:
+        channels = list(bucket.values())
+        if not channels or not all(ch.created for ch in channels):
+            return listing_json(channels, directory, items, pretty)  # the request's clock
+        get = (items.list_pretty if pretty else items.list_json).get
+        sep = ",\n    " if pretty else ", "
+        parts: list[str] = []
+        tail = "[\n    " if pretty else "["
+        for ch in channels:
+            pre, post = get(ch)
+            parts.append(tail + pre)
+            tail = post + sep
+        parts.append(tail[:-len(sep)] + ("\n  ]" if pretty else "]"))
+        if len(items.accounts) >= MAX_TEMPLATES:
+            items.accounts.clear()
+        memo = items.accounts[(key, pretty)] = _Template(
+            versions, parts, [ch.created for ch in channels])
+    at = now()
+    out = memo.parts * 2  # any list of the right length, overwritten below
+    del out[len(memo.parts) * 2 - 1:]
+    out[0::2] = memo.parts
+    out[1::2] = [str(e) if (e := int(at - c)) > 0 else "0" for c in memo.created]
+    return "".join(out)
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -131,6 +131,10 @@ def _list(cb: Crossbar, channels: Iterable[Channel]) -> web.Response:
     if not _wants_csv(cb):
         return success_json(cb.request, lambda pretty: render.listing_json(
             channels, cb.gw.directory, _items(cb), pretty))
+    return _csv(cb, channels)
+
+
+def _csv(cb: Crossbar, channels: Iterable[Channel]) -> web.Response:
     rows = render.listing(channels, cb.gw.directory, _items(cb))
     name = (cb.request.headers.get("X-File-Name") or cb.request.query.get("file_name")
             or "channels.csv")
@@ -153,7 +157,12 @@ async def system_channels(cb: Crossbar) -> web.Response:
 
 
 async def account_channels(cb: Crossbar) -> web.Response:
-    return _list(cb, cb.gw.store.by_account(cb.account_id))
+    """What panels poll: the account's list, kept whole as a template (render.account_json)."""
+    bucket = cb.gw.store.bucket("account_id", cb.account_id)
+    if _wants_csv(cb):
+        return _csv(cb, bucket.values())
+    return success_json(cb.request, lambda pretty: render.account_json(
+        cb.account_id, bucket, cb.gw.directory, _items(cb), pretty))
 
 
 async def user_channels(cb: Crossbar) -> web.Response:
