@@ -7,8 +7,7 @@ original kept it in a user->call map too), cleared when the channel goes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterable, Iterator, MutableMapping, MutableSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -35,58 +34,36 @@ class CallState(StrEnum):
 RECEPTION_WAITS = frozenset({Waiting.QUEUE, Waiting.PARK})
 
 
-class Marks(set[str]):
+class Marks(MutableSet[str]):
     """Channel ids of one of the dialect's marks; every change counts in `Calls.generation`,
-    so that a whole list rendered from them is known to hold while the generation stands."""
+    so that a whole list rendered from them is known to hold while the generation stands.
+    Every other mutation (`remove`, `pop`, `clear`, `|=`, `-=`...) is the `MutableSet` mixin's,
+    made of `add` and `discard`, so none can bypass the count."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_ids", "_owner")
 
     def __init__(self, owner: Calls, ids: Iterable[str] = ()) -> None:
-        super().__init__(ids)
         self._owner = owner
+        self._ids = set(ids)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
     def add(self, item: str) -> None:
-        if item not in self:
-            super().add(item)
+        if item not in self._ids:
+            self._ids.add(item)
             self._owner.generation += 1
 
-    def discard(self, item: object) -> None:
-        if item in self:
-            super().discard(item)
+    def discard(self, item: str) -> None:
+        if item in self._ids:
+            self._ids.discard(item)
             self._owner.generation += 1
-
-    def remove(self, item: str) -> None:
-        super().remove(item)
-        self._owner.generation += 1
-
-    def pop(self) -> str:
-        self._owner.generation += 1
-        return super().pop()
-
-    def clear(self) -> None:
-        if self:
-            super().clear()
-            self._owner.generation += 1
-
-    def update(self, *others: Iterable[str]) -> None:
-        before = len(self)
-        super().update(*others)
-        if len(self) != before:
-            self._owner.generation += 1
-
-    def difference_update(self, *others: Iterable[Any]) -> None:
-        before = len(self)
-        super().difference_update(*others)
-        if len(self) != before:
-            self._owner.generation += 1
-
-    def __ior__(self, other: AbstractSet[str]) -> Marks:  # type: ignore[override,misc]
-        self.update(other)
-        return self
-
-    def __isub__(self, other: AbstractSet[Any]) -> Marks:  # type: ignore[override,misc]
-        self.difference_update(other)
-        return self
 
 
 class Assignments(MutableMapping[str, int]):
@@ -96,7 +73,6 @@ class Assignments(MutableMapping[str, int]):
     def __init__(self, owner: Calls, inner: MutableMapping[str, int]) -> None:
         self._owner = owner
         self._inner = inner
-        self.get = inner.get  # type: ignore[method-assign]  # the per-row read, unwrapped
 
     def __getitem__(self, key: str) -> int:
         return self._inner[key]
@@ -118,6 +94,9 @@ class Assignments(MutableMapping[str, int]):
     def __contains__(self, key: object) -> bool:
         return key in self._inner
 
+    def get(self, key: str, default: Any = None) -> Any:  # the inner map's, without a KeyError
+        return self._inner.get(key, default)
+
 
 @dataclass
 class Calls:
@@ -128,9 +107,9 @@ class Calls:
     assigned: MutableMapping[str, int] = field(default_factory=dict)
     current: dict[int, str] = field(default_factory=dict)  # agent number -> channel id
     transfers: set[frozenset[str]] = field(default_factory=set)  # requested bridges
-    transferred: set[str] = field(default_factory=set)  # legs bridged by a transfer
-    agent_legs: set[str] = field(default_factory=set)  # agents' own phone legs (originate)
-    moving: set[str] = field(default_factory=set)  # picked up, not yet bridged to the agent
+    transferred: MutableSet[str] = field(default_factory=set)  # legs bridged by a transfer
+    agent_legs: MutableSet[str] = field(default_factory=set)  # agents' own phone legs (originate)
+    moving: MutableSet[str] = field(default_factory=set)  # picked up, not yet bridged to the agent
     #: counts every change of `assigned` and the mark sets (a row reads nothing else of ours)
     generation: int = 0
 
@@ -239,5 +218,5 @@ class Calls:
         if ch.bridged and not ch.held:
             self.moving.discard(ch.id)
         if ch.other_leg and frozenset((ch.id, ch.other_leg)) in self.transfers:
-            self.transferred.update((ch.id, ch.other_leg))
+            self.transferred |= {ch.id, ch.other_leg}
 
