@@ -8,7 +8,8 @@ pure of time: whatever depends on the clock (elapsed seconds, durations) is adde
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, MutableMapping
+from operator import attrgetter
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .model import Channel
@@ -17,6 +18,27 @@ if TYPE_CHECKING:
     from .store import ChannelStore
 
 T = TypeVar("T")
+K = TypeVar("K")
+
+#: Whole lists a dialect keeps (one per scope: an account, an organization, a MOR user);
+#: past this many the lot is dropped and rebuilt on demand.
+MAX_LISTS = 256
+_VERSION = attrgetter("version")
+
+
+def versions(channels: Iterable[Channel]) -> tuple[int, ...]:
+    """The channels' versions, in order: what a memo of a whole list is stamped with. Equal
+    tuples are the same channels, each unchanged, since a version is never reused."""
+    return tuple(map(_VERSION, channels))
+
+
+def keep_list(lists: MutableMapping[K, T], key: K, value: T) -> T:
+    """Remember a whole list under `key`, dropping every list first once `MAX_LISTS` are
+    kept (scopes are few, and a list is cheap to make again)."""
+    if key not in lists and len(lists) >= MAX_LISTS:
+        lists.clear()
+    lists[key] = value
+    return value
 
 #: Entries kept before the first purge, so small stores never purge.
 _MIN_LIMIT = 1024

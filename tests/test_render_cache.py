@@ -82,3 +82,14 @@ def test_forgets_channels_that_left_the_store() -> None:
     for ch in live:  # the live ones survived every purge
         cache.get(ch)
     assert len(calls) == rendered
+
+
+def test_whole_lists_are_bounded_and_a_kept_key_is_replaced_in_place() -> None:
+    from gateway.render_cache import MAX_LISTS, keep_list
+
+    lists: dict[int, str] = {}
+    for i in range(MAX_LISTS):
+        keep_list(lists, i, "v")
+    assert keep_list(lists, 0, "new") == "new" and len(lists) == MAX_LISTS  # no drop
+    keep_list(lists, MAX_LISTS, "last")
+    assert lists == {MAX_LISTS: "last"}  # one more scope: the lot goes first

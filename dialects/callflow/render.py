@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.context import Gateway
 from gateway.model import Channel, State
-from gateway.render_cache import RenderCache
+from gateway.render_cache import RenderCache, keep_list, versions
 
 from .auth import Agent
 from .calls import Calls, CallState
@@ -25,9 +25,6 @@ LEGACY_STATUS = {CallState.SPEAKING: "answered", CallState.TRANSFERRED: "bridged
                  CallState.PARKED: "on hold"}
 
 _ARRIVAL = attrgetter("created", "id")
-_VERSION = attrgetter("version")
-#: Organizations whose whole list is kept; past this many the lot is dropped and rebuilt.
-MAX_LISTS = 256
 
 Row = tuple[CallState, bytes]
 
@@ -63,21 +60,19 @@ class View:
         changed: one tuple of versions compared, not a stamp per row."""
         store, calls = self.gw.store, self.calls
         bucket = store.bucket("account_id", agent.account_id)
-        versions = tuple(map(_VERSION, bucket.values()))
+        stamp = versions(bucket.values())
         memo = self._lists.get(agent.account_id)
         if (memo is not None and memo.generation == calls.generation
-                and memo.versions == versions
+                and memo.versions == stamp
                 and memo.outside_versions == self._versions(memo.outside)):
             return memo.rows
         rows = [self.row(c) for c in self.calls_of(agent)]
         # rendering may note a bridge (a mark), so what it was made of is read afterwards
         outside = tuple(c.other_leg for c in bucket.values()
                         if c.other_leg and c.other_leg not in bucket)
-        if len(self._lists) >= MAX_LISTS:
-            self._lists.clear()
-        self._lists[agent.account_id] = _Listing(
-            calls.generation, tuple(map(_VERSION, bucket.values())), outside,
-            self._versions(outside), rows)
+        keep_list(self._lists, agent.account_id, _Listing(
+            calls.generation, versions(bucket.values()), outside, self._versions(outside),
+            rows))
         return rows
 
     def _versions(self, ids: tuple[str, ...]) -> tuple[int, ...]:

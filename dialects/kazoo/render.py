@@ -7,12 +7,11 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping
-from operator import attrgetter
 from typing import Any
 
 from gateway.directory import Directory
 from gateway.model import Channel, State
-from gateway.render_cache import RenderCache
+from gateway.render_cache import RenderCache, keep_list, versions
 from gateway.store import ChannelStore
 
 from .envelope import gregorian, now
@@ -192,11 +191,6 @@ def listing_json(channels: Iterable[Channel], directory: Directory, items: Items
     return "".join(parts)
 
 
-_VERSION = attrgetter("version")
-#: Account lists kept as templates; past this many the lot is dropped and rebuilt on demand.
-MAX_TEMPLATES = 256
-
-
 class _Template:
     """An account's list as `listing_json` writes it, cut around each item's elapsed seconds:
     the versions of the legs it was made from (in the index's order), the static text between
@@ -217,9 +211,9 @@ def account_json(key: str, bucket: Mapping[str, Channel], directory: Directory, 
     the versions of its legs stand: per request, one tuple of versions compared and the
     elapsed seconds written between the static parts. An item rests on its channel alone
     (and the directory, fixed for the gateway's life), so the versions are all it depends on."""
-    versions = tuple(map(_VERSION, bucket.values()))
+    stamp = versions(bucket.values())
     memo = items.accounts.get((key, pretty))
-    if memo is None or memo.versions != versions:
+    if memo is None or memo.versions != stamp:
         channels = list(bucket.values())
         if not channels or not all(ch.created for ch in channels):
             return listing_json(channels, directory, items, pretty)  # the request's clock
@@ -232,10 +226,8 @@ def account_json(key: str, bucket: Mapping[str, Channel], directory: Directory, 
             parts.append(tail + pre)
             tail = post + sep
         parts.append(tail[:-len(sep)] + ("\n  ]" if pretty else "]"))
-        if len(items.accounts) >= MAX_TEMPLATES:
-            items.accounts.clear()
-        memo = items.accounts[(key, pretty)] = _Template(
-            versions, parts, [ch.created for ch in channels])
+        memo = keep_list(items.accounts, (key, pretty),
+                         _Template(stamp, parts, [ch.created for ch in channels]))
     at = now()
     out = memo.parts * 2  # any list of the right length, overwritten below
     del out[len(memo.parts) * 2 - 1:]

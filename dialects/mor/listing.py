@@ -14,19 +14,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gateway.model import Channel, State
+from gateway.render_cache import keep_list, versions
 from gateway.store import ChannelStore
 
 from . import calls, render, rows
 from .filters import Filters
 from .memo import (
-    MAX_LISTS,
     Assembly,
     CallMemo,
     ScopeList,
     live,
     peer_version,
     seconds_text,
-    version,
 )
 from .scope import Scope
 from .state import MorState
@@ -45,7 +44,7 @@ def _assemble(store: ChannelStore, memo: CallMemo, key: str, ch: Channel) -> Ass
     always tell whether the call's legs are still those it was made from. Anything else (a
     copy) is not remembered."""
     bucket = store.by_call(key)
-    stamp = tuple(map(version, bucket))
+    stamp = versions(bucket)
     members = calls.legs_of(store, key) or [ch]
     call = calls.make_call(key, members, store)
     a = call.a
@@ -96,7 +95,7 @@ def _collect(state: MorState, legs: Iterable[Channel], cutoff: float | None
             continue
         seen.add(key)
         entry = entries.get(key)
-        if entry is None or entry.stamp != tuple(map(version, entry.bucket)) or (
+        if entry is None or entry.stamp != versions(entry.bucket) or (
                 entry.outside_peer and peer_version(store, entry.call.a) != entry.peer_version):
             entry = _assemble(store, memo, key, ch)
             whole = whole and entries.get(key) is entry
@@ -156,9 +155,8 @@ def page(state: MorState, scope: Scope, wanted: Filters, now: float) -> bytes:
         lists.pop(key, None)  # outdated; kept again below if it can be
         kept = None
         if whole:
-            if len(lists) >= MAX_LISTS:
-                lists.clear()
-            kept = lists[key] = ScopeList(scope.channels(), assembled, found, cutoff, oldest)
+            kept = keep_list(lists, key, ScopeList(scope.channels(), assembled, found, cutoff,
+                                                   oldest))
     pieces = _render(state, found, wanted, show_provider, now)
     if kept is not None and kept.template is None:
         kept.keep_template(show_provider)  # every row is built now

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import chain
-from operator import attrgetter
 
 from gateway.model import Channel
+from gateway.render_cache import versions
 from gateway.store import ChannelStore
 
 from . import render, rows
@@ -55,12 +55,9 @@ class CallMemo:
         entries[key] = entry
 
 
-#: Scopes whose list is kept whole; past this many the lot is dropped and rebuilt on demand.
-MAX_LISTS = 256
 #: The largest page kept as a template (an admin's list of a big table splices from the rows).
 MAX_TEMPLATE = 1 << 20
 
-version = attrgetter("version")
 _LIVE: type = type({}.values())
 
 
@@ -94,10 +91,10 @@ class ScopeList:
     def __init__(self, legs: Iterable[Channel], assembled: list[Assembly],
                  found: list[tuple[int, Assembly]], cutoff: float | None,
                  oldest: float) -> None:
-        self.leg_stamp = tuple(map(version, legs))
+        self.leg_stamp = versions(legs)
         self.buckets = [entry.bucket for entry in assembled]
         self.bucket_lens = tuple(map(len, self.buckets))  # type: ignore[arg-type]
-        self.bucket_stamp = tuple(map(version, chain.from_iterable(self.buckets)))
+        self.bucket_stamp = versions(chain.from_iterable(self.buckets))
         self.peers = [(entry.call.a, entry.peer_version) for entry in assembled
                       if entry.outside_peer]
         self.found = found
@@ -111,9 +108,9 @@ class ScopeList:
         if cutoff is not None and self.cutoff is not None and (
                 cutoff < self.cutoff or self.oldest < cutoff):
             return False  # a call crosses the hide window (or the clock went back)
-        return (tuple(map(version, legs)) == self.leg_stamp
+        return (versions(legs) == self.leg_stamp
                 and tuple(map(len, self.buckets)) == self.bucket_lens  # type: ignore[arg-type]
-                and tuple(map(version, chain.from_iterable(self.buckets))) == self.bucket_stamp
+                and versions(chain.from_iterable(self.buckets)) == self.bucket_stamp
                 and all(peer_version(store, a) == v for a, v in self.peers))
 
     def keep_template(self, show_provider: bool) -> None:
