@@ -4,11 +4,13 @@ small switch model whose truth the store must equal after a resync."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
 from backends.esl_protocol import FrameParser
+from gateway.store import ChannelStore
 from tests.conftest import FIXTURES
 
 #: CI-sized: each property runs a few dozen examples; the fuzz modules stay well under 60 s.
@@ -46,3 +48,36 @@ def cut(data: bytes, points: Iterable[int]) -> list[bytes]:
     edges = sorted({p % (len(data) + 1) for p in points} | {0, len(data)})
     return [data[a:b] for a, b in itertools.pairwise(edges)]
 
+
+
+def resync_race(store: ChannelStore, node: str, before: set[str],
+                ops: list[tuple[bool, str]], snap_at: int, reconcile_at: int, *,
+                snapshot: Callable[[list[str]], Any], reconcile: Callable[[Any], None],
+                create: Callable[[str], None], destroy: Callable[[str], None]) -> set[str]:
+    """A reconnect's resync raced by the switch: its table is `before`, then `ops` create
+    (True) and end (False) channels while the snapshot is taken (before op `snap_at`, as the
+    switch's own `snapshot` of the ids then live) and applied (before op `reconcile_at`, by
+    `reconcile`). Each op is also sent as the switch's event (`create`, `destroy`); an id is
+    never reused, as neither switch does. Returns the switch's table at the end."""
+    truth = set(before)
+    store.begin_resync(node)
+    taken: Any = None
+    snap_at = min(snap_at, len(ops))
+    reconcile_at = min(max(reconcile_at, snap_at), len(ops))
+    dead: set[str] = set()
+    for i in range(len(ops) + 1):
+        if i == snap_at:
+            taken = snapshot(sorted(truth))
+        if i == reconcile_at:
+            reconcile(taken)
+        if i == len(ops):
+            break
+        make, uid = ops[i]
+        if make and uid not in truth and uid not in dead:
+            truth.add(uid)
+            create(uid)
+        elif not make and uid in truth:
+            truth.discard(uid)
+            dead.add(uid)
+            destroy(uid)
+    return truth

@@ -9,6 +9,7 @@ its Hangup, and a resync from CoreShowChannels leaves exactly the switch's chann
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import example, given
@@ -19,7 +20,7 @@ from backends.ami_mapping import AmiMapper
 from backends.ami_session import AmiFramer
 from backends.base import ProtocolError
 from gateway.store import INDEXED, ChannelStore
-from tests.fuzz_util import AMI_DIR, CI, ami_blocks, cut
+from tests.fuzz_util import AMI_DIR, CI, ami_blocks, cut, resync_race
 
 NODE = "ast1"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -204,26 +205,14 @@ def test_resync_leaves_exactly_the_switchs_channels(
         store.add(ch)
     framer = AmiFramer()
     framer.version = "11.0.0"
-    truth = set(before)
-    store.begin_resync(NODE)
-    snapshot: list[Message] | None = None
-    snap_at = min(snap_at, len(ops))
-    reconcile_at = min(max(reconcile_at, snap_at), len(ops))
-    dead: set[str] = set()
-    for i in range(len(ops) + 1):
-        if i == snap_at:
-            snapshot = listing(sorted(truth))
-        if i == reconcile_at:
-            assert snapshot is not None
-            store.reconcile(NODE, mapper.snapshot(snapshot))
-        if i == len(ops):
-            break
-        create, uid = ops[i]
-        if create and uid not in truth and uid not in dead:  # Asterisk never reuses an id
-            truth.add(uid)
-            assert not run(mapper, [event("Newchannel", uid)], framer)
-        elif not create and uid in truth:
-            truth.discard(uid)
-            dead.add(uid)
-            assert not run(mapper, [event("Hangup", uid)], framer)
+
+    def send(name: str) -> Callable[[str], None]:
+        def one(uid: str) -> None:
+            assert not run(mapper, [event(name, uid)], framer)
+        return one
+
+    truth = resync_race(
+        store, NODE, before, ops, snap_at, reconcile_at,
+        snapshot=listing, reconcile=lambda taken: store.reconcile(NODE, mapper.snapshot(taken)),
+        create=send("Newchannel"), destroy=send("Hangup"))
     assert {ch.id for ch in store} == truth

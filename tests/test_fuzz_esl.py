@@ -10,7 +10,7 @@ no channel outlives its DESTROY, and a resync leaves exactly the switch's channe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -27,7 +27,7 @@ from backends.fs_mapping import FsMapper, row_to_channel
 from gateway.config import BackendSettings
 from gateway.store import INDEXED, ChannelStore
 from simswitch.fs_server import FreeSwitchSimulator
-from tests.fuzz_util import CI, FS_DIR, cut, esl_event_frames
+from tests.fuzz_util import CI, FS_DIR, cut, esl_event_frames, resync_race
 
 NODE = "fs1"
 FRAMES = esl_event_frames([
@@ -278,28 +278,17 @@ def test_resync_leaves_exactly_the_switchs_channels(
     mapper = FsMapper(store, NODE)
     for uid in stale:
         store.add(row_to_channel({"uuid": uid}, NODE))
-    truth = set(before)
-    store.begin_resync(NODE)
-    snapshot: list[str] | None = None
-    snap_at = min(snap_at, len(ops))
-    reconcile_at = min(max(reconcile_at, snap_at), len(ops))
-    dead: set[str] = set()
-    for i in range(len(ops) + 1):
-        if i == snap_at:
-            snapshot = sorted(truth)
-        if i == reconcile_at:
-            assert snapshot is not None
-            store.reconcile(NODE, [row_to_channel({"uuid": u}, NODE) for u in snapshot])
-        if i == len(ops):
-            break
-        create, uid = ops[i]
-        if create and uid not in truth and uid not in dead:  # FreeSWITCH never reuses a uuid
-            truth.add(uid)
-            assert feed(loop, mapper, [event("CHANNEL_CREATE", uid)]) is None
-        elif not create and uid in truth:
-            truth.discard(uid)
-            dead.add(uid)
-            assert feed(loop, mapper, [event("CHANNEL_DESTROY", uid)]) is None
+
+    def send(name: str) -> Callable[[str], None]:
+        def one(uid: str) -> None:
+            assert feed(loop, mapper, [event(name, uid)]) is None
+        return one
+
+    truth = resync_race(
+        store, NODE, before, ops, snap_at, reconcile_at, snapshot=list,
+        reconcile=lambda ids: store.reconcile(NODE, [row_to_channel({"uuid": u}, NODE)
+                                                     for u in ids]),
+        create=send("CHANNEL_CREATE"), destroy=send("CHANNEL_DESTROY"))
     assert {ch.id for ch in store} == truth
 
 
