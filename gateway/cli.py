@@ -18,6 +18,7 @@ import sys
 import weakref
 from collections.abc import Iterator, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any, NoReturn
 
 from aiohttp import WSCloseCode, web
@@ -79,12 +80,20 @@ def _secrets(obj: Any, where: str) -> Iterator[tuple[str, str]]:
             yield from _secrets(item, f"{where}.{k}")
 
 
-def _check_config(path: str) -> int:
+def _loaded(path: str | Path) -> Settings | None:
+    """The configuration at `path`, or None once each of its problems is printed (one line
+    per problem naming the file and the key)."""
     try:
-        settings = load(path)
+        return load(path)
     except ConfigError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
+        return None
+
+
+def _check_config(path: str) -> int:
+    settings = _loaded(path)
+    if settings is None:
         return 2
     placeholders = placeholder_secrets(settings)
     if placeholders:
@@ -103,11 +112,8 @@ def _asterisk_dialplan(path: str | None, backend: str | None) -> int:
     if path is None:
         print(module.dialplan_snippet(module.AsteriskOptions()), end="")
         return 0
-    try:
-        settings = load(path)
-    except ConfigError as exc:
-        for line in exc.errors:
-            print(line, file=sys.stderr)
+    settings = _loaded(path)
+    if settings is None:
         return 2
     chosen = [b for b in settings.backends
               if b.type == "asterisk" and (backend is None or b.name == backend)]
@@ -313,11 +319,8 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load(DEMO_CONFIG if args.demo else args.config)
-    except ConfigError as exc:
-        for line in exc.errors:
-            print(line, file=sys.stderr)
+    settings = _loaded(DEMO_CONFIG if args.demo else args.config)
+    if settings is None:
         return 2
     if not args.demo:  # the demo's values are published demo values, by design
         placeholders = placeholder_secrets(settings)
