@@ -2,6 +2,8 @@
 
 `async with live_gateway() as live:` gives the real thing end to end: simulator <-> real backend
 over a socket <-> store <-> dialects over HTTP through `live.client` (an aiohttp TestClient).
+`async with dialect_client() as (gw, client):` is the same HTTP side without switches: the test
+puts channels in the store itself (or serves a gateway it built).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from gateway.app import SERVER_LIMITS, build_app, wait_connected
 from gateway.config import Settings
 from gateway.context import Gateway
 from gateway.demo import Switches, load_demo, start_switches
+from gateway.model import Channel
 
 
 @dataclass
@@ -73,3 +76,24 @@ async def live_gateway(
     finally:
         await client.close()
         await sw.stop()
+
+
+@contextlib.asynccontextmanager
+async def dialect_client(settings: Settings | None = None, *channels: Channel,
+                          gw: Gateway | None = None
+                          ) -> AsyncIterator[tuple[Gateway, TestClient]]:
+    """Every dialect of a gateway (built from `settings`, the demo's by default, with no
+    backends; or `gw` as the test built it) on a test server with the limits `callgate serve`
+    runs with; `channels` are put in its store first."""
+    if gw is None:
+        gw = Gateway.build(settings or load_demo(), backends=False)
+    for ch in channels:
+        gw.store.add(ch)
+    server = TestServer(build_app(gw, manage_backends=False))
+    await server.start_server(**SERVER_LIMITS)  # TestServer() itself drops these keywords
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        yield gw, client
+    finally:
+        await client.close()

@@ -7,27 +7,17 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from gateway.app import SERVER_LIMITS, build_app
-from gateway.context import Gateway
-from gateway.demo import load_demo
+from tests.harness import dialect_client
 
 CAROL = "token-carol"
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient]:
-    gw = Gateway.build(load_demo(), backends=False)
-    server = TestServer(build_app(gw, manage_backends=False))
-    # the limits as `callgate serve` runs with them (TestServer's own kwargs are not passed on)
-    await server.start_server(**SERVER_LIMITS)
-    c = TestClient(server)
-    await c.start_server()
-    try:
+    async with dialect_client() as (_, c):
         yield c
-    finally:
-        await c.close()
 
 
 def _clean(caplog: pytest.LogCaptureFixture) -> None:

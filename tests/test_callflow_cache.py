@@ -10,14 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from dialects.callflow.state import CallflowState
-from gateway.app import build_app
 from gateway.context import Gateway
-from gateway.demo import load_demo
 from gateway.model import Channel, State, Waiting
 from tests.callflow_util import callflow_state
+from tests.harness import dialect_client
 
 CAROL, DAN = "token-carol", "token-dan"
 CAROL_NO, DAN_NO = 5, 6
@@ -25,13 +24,8 @@ CAROL_NO, DAN_NO = 5, 6
 
 @pytest.fixture
 async def api() -> AsyncIterator[tuple[Gateway, TestClient]]:
-    gw = Gateway.build(load_demo(), backends=False)
-    client = TestClient(TestServer(build_app(gw, manage_backends=False)))
-    await client.start_server()
-    try:
-        yield gw, client
-    finally:
-        await client.close()
+    async with dialect_client() as served:
+        yield served
 
 
 def caller(cid: str, **kw: Any) -> Channel:

@@ -28,7 +28,7 @@ from gateway.model import Channel, State
 from simswitch.demo import RING_TIME
 from simswitch.fs_server import FreeSwitchSimulator
 from simswitch.traffic import TrafficGenerator
-from tests.harness import live_gateway
+from tests.harness import dialect_client, live_gateway
 
 SPEED = 40.0  # simulated seconds per real second
 #: The demo directory: each phone's owner's name.
@@ -110,9 +110,7 @@ async def test_directory_names_reach_kazoo_and_webitel_channel_lists() -> None:
         gen = switches.traffic["fs1"]
         await until(lambda: any(r.caller in ("201", "202", "203", "204") and r.channel_id
                                 and gw.store.get(r.channel_id) is not None for r in gen.calls))
-        client = TestClient(TestServer(build_app(gw, manage_backends=False)))
-        await client.start_server()
-        try:
+        async with dialect_client(gw=gw) as (_, client):
             cred = hashlib.md5(b"alice:demo-alice").hexdigest()
             r = await client.put("/v2/user_auth", json={"data": {"credentials": cred,
                                                                  "account_name": "Acme"}})
@@ -128,8 +126,6 @@ async def test_directory_names_reach_kazoo_and_webitel_channel_lists() -> None:
                                                               "X-Key": login["key"]})
             webitel = [(row["cid_num"], row["cid_name"]) for row in
                        (await r.json())["data"]["rows"]]
-        finally:
-            await client.close()
     for rows in (kazoo, webitel):
         phones = [(num, name) for num, name in rows if num in NAMES]
         assert phones and all(name == NAMES[num] for num, name in phones), rows

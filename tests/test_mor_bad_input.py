@@ -11,12 +11,11 @@ from collections.abc import AsyncIterator
 
 import jwt
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from lxml import etree
 
-from gateway.app import SERVER_LIMITS, build_app
 from gateway.context import Gateway
-from gateway.demo import load_demo
+from tests.harness import dialect_client
 
 ADMIN_HASH = hashlib.sha1(b"admin456789").hexdigest()
 CALLS = "/billing/api/active_calls_get"
@@ -25,15 +24,8 @@ DROP = "/billing/api/v2/active_calls"
 
 @pytest.fixture
 async def client() -> AsyncIterator[tuple[Gateway, TestClient]]:
-    gw = Gateway.build(load_demo(), backends=False)
-    server = TestServer(build_app(gw, manage_backends=False))
-    await server.start_server(**SERVER_LIMITS)  # TestServer() itself drops these keywords
-    client = TestClient(server)
-    await client.start_server()
-    try:
-        yield gw, client
-    finally:
-        await client.close()
+    async with dialect_client() as served:
+        yield served
 
 
 def quiet(caplog: pytest.LogCaptureFixture) -> None:

@@ -12,16 +12,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from lxml import etree
 
 from dialects.mor import render, routes, rows
 from dialects.mor.scope import Scope
 from dialects.mor.state import STATE, MorState
-from gateway.app import build_app
 from gateway.context import Gateway
-from gateway.demo import load_demo
 from gateway.model import Channel, State
+from tests.harness import dialect_client
 
 ACME, BETA = "acme.example.com", "beta.example.com"
 NOW = 1_700_000_000.0
@@ -36,13 +35,8 @@ CLOCK = SimpleNamespace(now=NOW)
 async def mor(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Gateway, TestClient]]:
     CLOCK.now = NOW
     monkeypatch.setattr(routes, "time", SimpleNamespace(time=lambda: CLOCK.now))
-    gw = Gateway.build(load_demo(), backends=False)
-    client = TestClient(TestServer(build_app(gw, manage_backends=False)))
-    await client.start_server()
-    try:
-        yield gw, client
-    finally:
-        await client.close()
+    async with dialect_client() as served:
+        yield served
 
 
 def state_of(client: TestClient) -> MorState:

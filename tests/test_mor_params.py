@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 from aiohttp import FormData
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from lxml import etree
 
-from gateway.app import SERVER_LIMITS, build_app
-from gateway.context import Gateway
-from gateway.demo import load_demo
+from tests.harness import dialect_client
 
 CALLS = "/billing/api/active_calls_get"
 ADMIN_HASH = hashlib.sha1(b"admin456789").hexdigest()
@@ -27,15 +25,8 @@ PREFIX = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 @pytest.fixture
 async def api() -> AsyncIterator[TestClient]:
-    gw = Gateway.build(load_demo(), backends=False)
-    server = TestServer(build_app(gw, manage_backends=False))
-    await server.start_server(**SERVER_LIMITS)
-    client = TestClient(server)
-    await client.start_server()
-    try:
+    async with dialect_client() as (_, client):
         yield client
-    finally:
-        await client.close()
 
 
 def body_as(kind: str, fields: dict[str, Any]) -> dict[str, Any]:

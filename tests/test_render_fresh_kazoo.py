@@ -14,15 +14,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from dialects.kazoo import envelope, render
 from dialects.kazoo.state import STATE, KazooState
-from gateway.app import SERVER_LIMITS, build_app
 from gateway.context import Gateway
-from gateway.demo import load_demo
 from gateway.model import Channel, State
 from tests.demo_ids import ACME, BETA
+from tests.harness import dialect_client
 
 AT = 1_700_000_100.25  # the clock of every list in this module
 ISO = "2023-11-14T22:15:00Z"
@@ -42,18 +41,12 @@ def _leg(uid: str, user: str, **kw: Any) -> Channel:
 async def kazoo(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Gateway, TestClient]]:
     monkeypatch.setattr(render, "now", lambda: AT)
     monkeypatch.setattr(envelope, "iso_now", lambda: ISO)
-    gw = Gateway.build(load_demo(), backends=False)
-    gw.store.add(_leg("a-leg", "201"))
-    gw.store.add(_leg("b-leg", "202", direction="outbound", other_leg="a-leg",
-                      caller_id_name="Bob"))
-    gw.store.add(_leg("beta-leg", "301", name="sofia/internal/301@beta.example.com",
-                      realm="beta.example.com", presence_id="301@beta.example.com"))
-    server = TestServer(build_app(gw, manage_backends=False))
-    await server.start_server(**SERVER_LIMITS)
-    client = TestClient(server)
-    await client.start_server()
-    yield gw, client
-    await client.close()
+    async with dialect_client(
+            None, _leg("a-leg", "201"),
+            _leg("b-leg", "202", direction="outbound", other_leg="a-leg", caller_id_name="Bob"),
+            _leg("beta-leg", "301", name="sofia/internal/301@beta.example.com",
+                 realm="beta.example.com", presence_id="301@beta.example.com")) as served:
+        yield served
 
 
 async def _token(client: TestClient, user: str = "alice", account: str = "Acme") -> str:

@@ -11,15 +11,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from dialects.webitel import render
 from dialects.webitel.state import STATE
-from gateway.app import build_app
 from gateway.context import Gateway
 from gateway.demo import load_demo
 from gateway.model import Channel, State
 from tests.demo_ids import ACME
+from tests.harness import dialect_client
 
 REALM = "acme.example.com"
 
@@ -40,18 +40,15 @@ async def webitel() -> AsyncIterator[tuple[Gateway, TestClient, dict[str, str]]]
     settings = load_demo()
     settings = dataclasses.replace(settings,
                                    dialects={"webitel": settings.dialects["webitel"]})
-    gw = Gateway.build(settings, backends=False)
-    gw.store.add(_leg("leg-1", "201", 1_700_000_010.5))
-    gw.store.add(_leg("leg-2", "202", 1_700_000_011.5, direction="outbound",
-                      other_leg="leg-1", caller_id_name="Bob"))
-    client = TestClient(TestServer(build_app(gw, manage_backends=False)))
-    await client.start_server()
-    resp = await client.post("/login", json={"username": f"alice@{REALM}",
-                                             "password": "demo-alice"})
-    assert resp.status == 200
-    session = await resp.json()
-    yield gw, client, {"X-Access-Token": session["token"], "X-Key": session["key"]}
-    await client.close()
+    async with dialect_client(
+            settings, _leg("leg-1", "201", 1_700_000_010.5),
+            _leg("leg-2", "202", 1_700_000_011.5, direction="outbound", other_leg="leg-1",
+                 caller_id_name="Bob")) as (gw, client):
+        resp = await client.post("/login", json={"username": f"alice@{REALM}",
+                                                 "password": "demo-alice"})
+        assert resp.status == 200
+        session = await resp.json()
+        yield gw, client, {"X-Access-Token": session["token"], "X-Key": session["key"]}
 
 
 def _app_state(client: TestClient) -> Any:

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from aiohttp.test_utils import TestClient, make_mocked_request
 
-from gateway.app import build_app
 from gateway.config import ConfigError, parse
 from gateway.context import Gateway
 from gateway.demo import load_demo
 from gateway.throttle import LoginGuard, LoginLimits, MemoryBuckets, client_address, guard_of
 from gateway.throttle import parse_networks as nets
+from tests.harness import dialect_client
 
 
 class Clock:
@@ -90,13 +90,8 @@ def test_client_address() -> None:
 @pytest.fixture
 async def untrusting() -> AsyncIterator[TestClient]:
     """A gateway with no trusted proxy and the default limits."""
-    gw = Gateway.build(load_demo(), backends=False)
-    client = TestClient(TestServer(build_app(gw, manage_backends=False)))
-    await client.start_server()
-    try:
+    async with dialect_client() as (_, client):
         yield client
-    finally:
-        await client.close()
 
 
 async def test_forwarded_header_from_an_untrusted_peer_changes_nothing(

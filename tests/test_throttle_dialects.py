@@ -18,12 +18,11 @@ from typing import Any
 
 import pytest
 from aiohttp import encode_basic_auth
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from lxml import etree
 
-from gateway.app import build_app
-from gateway.context import Gateway
 from gateway.demo import load_demo
+from tests.harness import dialect_client
 
 LIMIT = 3
 OK, FAILED, LOCKED = "ok", "failed", "locked"
@@ -35,13 +34,8 @@ async def client() -> AsyncIterator[TestClient]:
     settings = dataclasses.replace(settings, gateway=dataclasses.replace(
         settings.gateway, login_attempts=LIMIT, login_window=600.0,
         trusted_proxies=("127.0.0.1", "::1")))
-    gw = Gateway.build(settings, backends=False)
-    client = TestClient(TestServer(build_app(gw, manage_backends=False)))
-    await client.start_server()
-    try:
+    async with dialect_client(settings) as (_, client):
         yield client
-    finally:
-        await client.close()
 
 
 def via(ip: str) -> dict[str, str]:

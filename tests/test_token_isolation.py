@@ -8,18 +8,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import encode_basic_auth
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from gateway.app import build_app
-from gateway.context import Gateway
-from gateway.demo import load_demo
 from tests.demo_ids import ACME
+from tests.harness import dialect_client
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient]:
-    gw = Gateway.build(load_demo(), backends=False)
-    async with TestClient(TestServer(build_app(gw, manage_backends=False))) as c:
+    async with dialect_client() as (_, c):
         yield c
 
 
