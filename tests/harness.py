@@ -41,9 +41,31 @@ class Live:
 
     async def until(self, predicate: Callable[[], bool], wait: float = 5.0) -> None:
         """Wait until the store (fed by real events) satisfies `predicate`."""
-        async with asyncio.timeout(wait):
-            while not predicate():  # noqa: ASYNC110 - the store has no per-predicate event
-                await asyncio.sleep(0.01)
+        await until(predicate, wait)
+
+    async def answered_call(self, caller: str = "201", callee: str = "202") -> tuple[str, str]:
+        """A bridged call on fs1: (A-leg uuid, B-leg uuid) once the store shows both legs
+        answered."""
+        a = await self.fs.place_call(caller, callee, answer_after=0.05)
+        store = self.gw.store
+
+        def ready() -> bool:
+            ch = store.get(a)
+            peer = store.peer(ch) if ch is not None else None
+            return bool(ch and ch.answered and peer and peer.answered)
+
+        await self.until(ready)
+        ch = store.get(a)
+        assert ch is not None
+        return a, ch.other_leg
+
+
+async def until(predicate: Callable[[], Any], wait: float = 5.0) -> None:
+    """Wait until `predicate` holds (the store, fed by real events over real sockets, has no
+    per-predicate event to wait on)."""
+    async with asyncio.timeout(wait):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager

@@ -23,13 +23,7 @@ from gateway.model import Channel, State
 from gateway.store import ChannelStore
 from simswitch.ami_server import AsteriskSimulator
 from tests.demo_ids import ACME
-from tests.harness import live_gateway
-
-
-async def until(pred: Callable[[], Any], wait: float = 3.0) -> None:
-    async with asyncio.timeout(wait):
-        while not pred():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+from tests.harness import live_gateway, until
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from backends.asterisk import AsteriskBackend
 from gateway.control import Endpoint, Rejected
 from gateway.store import ChannelStore
 from simswitch.ami_server import AsteriskSimulator
-from tests.harness import live_gateway
+from tests.harness import live_gateway, until
 from tests.test_asterisk_backend import last, settings
 from tests.test_sim_ami_server import Client
 
@@ -25,10 +25,6 @@ CAPTURE = (Path(__file__).resolve().parent / "fixtures" / "asterisk-22-real"
            / "ami_06_misc_actions.server_raw.txt")
 
 
-async def until(pred: Callable[[], Any], wait: float = 3.0) -> None:
-    async with asyncio.timeout(wait):
-        while not pred():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture

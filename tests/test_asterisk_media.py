@@ -19,8 +19,8 @@ from gateway.model import Channel, State
 from gateway.store import ChannelStore
 from simswitch.ami_server import AsteriskSimulator
 from tests.demo_ids import ACME
-from tests.harness import live_gateway
-from tests.test_asterisk_backend import call, settings, until
+from tests.harness import live_gateway, until
+from tests.test_asterisk_backend import call, settings
 
 
 @pytest.fixture

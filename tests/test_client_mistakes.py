@@ -10,7 +10,7 @@ from gateway.control import InvalidArgument
 from tests.demo_ids import ACME
 from tests.harness import Live, live_gateway
 from tests.test_callflow_live import post, queued_caller
-from tests.test_kazoo_live import act, answered_call, login
+from tests.test_kazoo_live import act, login
 
 CAROL, DAN = "token-carol", "token-dan"
 
@@ -50,7 +50,7 @@ async def test_kazoo_metaflow_on_the_b_leg_of_a_leg_without_one() -> None:
 async def test_kazoo_metaflow_bleg_on_a_bridged_leg_still_runs() -> None:
     async with live_gateway() as live:
         alice = await login(live.client, "alice", "Acme")
-        a, _ = await answered_call(live, "201", "202")
+        a, _ = await live.answered_call("201", "202")
         n = len(live.fs.commands)
         status, doc = await act(live, alice, a, '{"action":"metaflow","data":{"module":'
                                 '"transfer","data":{"target":"2600","leg":"bleg"}}}',
@@ -83,7 +83,7 @@ async def test_kazoo_commands_a_ringing_leg_cannot_take() -> None:
             assert doc["data"] == {"action": {"invalid": {
                 "message": "channel is not answered"}}}, doc
         assert sent(live, n) == []
-        c, _ = await answered_call(live, "203", "204")
+        c, _ = await live.answered_call("203", "204")
         status, doc = await act(live, alice, c, '{"action":"metaflow","data":{"module":'
                                 '"record_call","data":{"action":"stop"}}}', method="PUT")
         assert status == 400, doc
@@ -155,7 +155,7 @@ async def test_control_refuses_what_no_switch_should_be_asked() -> None:
     async with live_gateway() as live:
         control = live.gw.control
         lone = await queued_caller(live)
-        a, _ = await answered_call(live, "201", "202")
+        a, _ = await live.answered_call("201", "202")
         n = len(live.fs.commands)
         with pytest.raises(InvalidArgument, match="no other leg"):
             await control.transfer(lone, "2600", leg="bleg")

@@ -28,18 +28,6 @@ def short_timeouts(settings: Settings, timeout: float = COMMAND_TIMEOUT) -> Sett
         dataclasses.replace(b, command_timeout=timeout) for b in settings.backends))
 
 
-async def bridged(live: Live) -> str:
-    a = await live.fs.place_call("201", "202", answer_after=0.05)
-
-    def ready() -> bool:
-        ch = live.gw.store.get(a)
-        peer = live.gw.store.get(ch.other_leg) if ch and ch.other_leg else None
-        return bool(ch and ch.answered and peer and peer.answered)
-
-    await live.until(ready)
-    return a
-
-
 # ---------------------------------------------------------------- each dialect's hangup
 async def kazoo(live: Live, a: str) -> tuple[int, Any]:
     cred = hashlib.md5(b"alice:demo-alice").hexdigest()
@@ -109,7 +97,7 @@ async def bounded(live: Live, hangup: Hangup, a: str) -> tuple[int, Any]:
 async def test_switch_that_never_answers(name: str, hangup: Hangup, unavailable: Any,
                                          not_found: Any) -> None:
     async with live_gateway(edit=short_timeouts) as live:
-        a = await bridged(live)
+        a = (await live.answered_call())[0]
         live.fs.stall(SAFETY * 3)  # takes the command, answers nothing
         try:
             status, doc = await bounded(live, hangup, a)
@@ -124,7 +112,7 @@ async def test_switch_that_never_answers(name: str, hangup: Hangup, unavailable:
 async def test_node_that_is_down(name: str, hangup: Hangup, unavailable: Any,
                                  not_found: Any) -> None:
     async with live_gateway(edit=short_timeouts) as live:
-        a = await bridged(live)
+        a = (await live.answered_call())[0]
         await live.gw.backends["fs1"].stop()
         n = len(live.fs.commands)
         status, doc = await bounded(live, hangup, a)
@@ -136,7 +124,7 @@ async def test_node_that_is_down(name: str, hangup: Hangup, unavailable: Any,
 async def test_channel_that_hangs_up_mid_command(name: str, hangup: Hangup, unavailable: Any,
                                                  not_found: Any) -> None:
     async with live_gateway(edit=lambda s: short_timeouts(s, 4.0)) as live:
-        a = await bridged(live)
+        a = (await live.answered_call())[0]
         live.fs.stall(1.0)  # the command waits in the switch's queue...
         await live.fs.hangup(a)  # ...while the call ends (its events held back as well)
         assert live.gw.store.get(a) is not None

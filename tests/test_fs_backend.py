@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -27,15 +27,12 @@ from gateway.demo import load_demo
 from gateway.model import State
 from gateway.store import ChannelStore
 from simswitch.fs_server import FreeSwitchSimulator
+from tests.harness import until
 
 EXT = {"201": "acme.example.com", "202": "acme.example.com", "203": "acme.example.com",
        "301": "beta.example.com"}
 
 
-async def until(pred: Callable[[], bool], wait: float = 3.0) -> None:
-    async with asyncio.timeout(wait):
-        while not pred():  # noqa: ASYNC110 - polling the store is the point
-            await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager

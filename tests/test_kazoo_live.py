@@ -33,19 +33,6 @@ async def login(client: TestClient, user: str, account: str) -> dict[str, str]:
     return {**CURL_HEADERS, "X-Auth-Token": (await resp.json())["auth_token"]}
 
 
-async def answered_call(live: Live, caller: str, callee: str) -> tuple[str, str]:
-    """A bridged call: (A-leg uuid, B-leg uuid) once the store shows both legs answered."""
-    a = await live.fs.place_call(caller, callee, answer_after=0.05)
-
-    def ready() -> bool:
-        ch = live.gw.store.get(a)
-        peer = live.gw.store.get(ch.other_leg) if ch and ch.other_leg else None
-        return bool(ch and ch.answered and peer and peer.answered)
-
-    await live.until(ready)
-    return a, live.gw.store.get(a).other_leg
-
-
 async def listed(live: Live, headers: dict[str, str], path: str = "") -> dict[str, dict]:
     resp = await live.client.get(path or f"/v2/accounts/{ACME}/channels", headers=headers)
     assert resp.status == 200, await resp.text()
@@ -78,7 +65,7 @@ async def act(live: Live, headers: dict[str, str], uuid: str, body: str, *,
 
 async def test_seed_get_examples_as_written() -> None:
     async with live_gateway(edit=kazoo_only) as live:
-        a, b = await answered_call(live, "201", "202")
+        a, b = await live.answered_call("201", "202")
         admin = await login(live.client, "admin", "Root Telco")
         alice = await login(live.client, "alice", "Acme")
         system = await listed(live, admin, "/v2/channels")
@@ -107,7 +94,7 @@ async def test_seed_get_examples_as_written() -> None:
 async def test_seed_post_transfer_example() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
-        a, b = await answered_call(live, "201", "202")
+        a, b = await live.answered_call("201", "202")
         n = len(live.fs.commands)
         status, doc = await act(live, alice, a, '{"data": {"action": "transfer", "target": '
                                 '"2600", "takeback_dtmf": "*1", "moh": "media_id" }}')
@@ -119,7 +106,7 @@ async def test_seed_post_transfer_example() -> None:
 async def test_seed_metaflow_transfer_example_posted() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
-        a, b = await answered_call(live, "201", "202")
+        a, b = await live.answered_call("201", "202")
         n = len(live.fs.commands)
         status, doc = await act(live, alice, a, '{"data":{"module":"transfer","data":{"target":'
                                 '"2600","Transfer-Type":"blind","leg":"bleg"}},'
@@ -132,7 +119,7 @@ async def test_seed_metaflow_transfer_example_posted() -> None:
 async def test_seed_put_metaflow_hangup_example() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
-        a, b = await answered_call(live, "201", "202")
+        a, b = await live.answered_call("201", "202")
         n = len(live.fs.commands)
         status, doc = await act(live, alice, a,
                                 '{"action":"metaflow", "data": {"data": { "module": "hangup" }}}',
@@ -141,7 +128,7 @@ async def test_seed_put_metaflow_hangup_example() -> None:
         assert sent(live, n) == [f"api uuid_kill {a} NORMAL_CLEARING"]
         await eventually_listed(live, alice, lambda rows: a not in rows and b not in rows)
         # the maintainers' shape works too
-        a, _ = await answered_call(live, "203", "204")
+        a, _ = await live.answered_call("203", "204")
         status, _doc = await act(live, alice, a, '{"action":"metaflow","data":{"module":'
                                  '"hangup"}}', method="PUT")
         assert status == 201
@@ -151,7 +138,7 @@ async def test_seed_put_metaflow_hangup_example() -> None:
 async def test_post_actions_reach_the_switch() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
-        a, b = await answered_call(live, "201", "202")
+        a, b = await live.answered_call("201", "202")
         n = len(live.fs.commands)
         status, doc = await act(live, alice, a, json.dumps({"data": {"action": "break"}}))
         assert (status, doc["data"]) == (200, "break initiated")
@@ -218,7 +205,7 @@ async def test_intercept_and_move() -> None:
 async def test_metaflows_hold_resume_play() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
-        a, _b = await answered_call(live, "201", "202")
+        a, _b = await live.answered_call("201", "202")
 
         async def flow(module: str, data: dict | None = None) -> None:
             body = {"action": "metaflow", "data": {"module": module, "data": data or {}}}
@@ -250,7 +237,7 @@ async def test_metaflows_hold_resume_play() -> None:
 async def test_record_call_reaches_the_switch() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
-        a, _b = await answered_call(live, "201", "202")
+        a, _b = await live.answered_call("201", "202")
 
         async def record(data: dict[str, Any]) -> tuple[int, Any]:
             return await act(live, alice, a, json.dumps(
@@ -291,7 +278,7 @@ async def test_record_call_reaches_the_switch() -> None:
 async def test_channel_gone_between_read_and_action() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
-        a, _b = await answered_call(live, "201", "202")
+        a, _b = await live.answered_call("201", "202")
         live.fs.stall(0.4)  # the switch's events (and replies) are held back...
         await live.fs.hangup(a)  # ...so the store still shows the call the switch dropped
         assert live.gw.store.get(a) is not None
@@ -305,7 +292,7 @@ async def test_channel_gone_between_read_and_action() -> None:
 async def test_node_down_is_an_error_not_success() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
-        a, _b = await answered_call(live, "201", "202")
+        a, _b = await live.answered_call("201", "202")
         await live.gw.backends["fs1"].stop()
         status, doc = await act(live, alice, a, '{"data": {"action": "hangup"}}')
         assert status == 503 and doc["status"] == "error"
@@ -317,7 +304,7 @@ async def test_cross_tenant_actions_never_reach_the_switch() -> None:
     async with live_gateway(edit=kazoo_only) as live:
         alice = await login(live.client, "alice", "Acme")
         erin = await login(live.client, "erin", "Beta")
-        a, _b = await answered_call(live, "201", "202")
+        a, _b = await live.answered_call("201", "202")
         n = len(live.fs.commands)
         hangup = '{"data": {"action": "hangup"}}'
         assert (await act(live, erin, a, hangup))[0] == 403

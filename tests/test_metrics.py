@@ -59,18 +59,6 @@ async def kazoo_token(live: Live) -> dict[str, str]:
     return {"X-Auth-Token": (await resp.json())["auth_token"]}
 
 
-async def answered_call(live: Live) -> str:
-    a = await live.fs.place_call("201", "202", answer_after=0.05)
-
-    def ready() -> bool:
-        ch = live.gw.store.get(a)
-        peer = live.gw.store.get(ch.other_leg) if ch and ch.other_leg else None
-        return bool(ch and ch.answered and peer and peer.answered)
-
-    await live.until(ready)
-    return a
-
-
 async def test_a_call_moves_channels_and_switch_events() -> None:
     async with live_gateway() as live:
         before = await scrape(live)
@@ -78,7 +66,7 @@ async def test_a_call_moves_channels_and_switch_events() -> None:
         assert value(before, "callgate_backend_up", node="fs1") == 1
         events = value(before, "callgate_switch_events_total", node="fs1")
 
-        a = await answered_call(live)
+        a = (await live.answered_call())[0]
         during = await scrape(live)
         assert value(during, "callgate_channels", node="fs1") == 2 == len(live.gw.store)
         assert value(during, "callgate_switch_events_total", node="fs1") > events
@@ -147,7 +135,7 @@ async def test_requests_are_counted_and_timed_per_dialect() -> None:
 async def test_commands_are_counted_with_their_outcome() -> None:
     async with live_gateway() as live:
         headers = await kazoo_token(live)
-        a = await answered_call(live)
+        a = (await live.answered_call())[0]
         resp = await live.client.post(f"/v2/accounts/{ACME}/channels/{a}",
                                       data='{"data": {"action": "hangup"}}', headers=headers)
         assert resp.status == 200
@@ -155,7 +143,7 @@ async def test_commands_are_counted_with_their_outcome() -> None:
         assert value(samples, "callgate_commands_total",
                      node="fs1", command="hangup", outcome="ok") == 1
 
-        b = await answered_call(live)
+        b = (await live.answered_call())[0]
         await live.gw.backends["fs1"].stop()  # the switch is gone for this gateway
         resp = await live.client.post(f"/v2/accounts/{ACME}/channels/{b}",
                                       data='{"data": {"action": "hangup"}}', headers=headers)

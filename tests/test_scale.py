@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.harness import until
+
 from .redis_util import NEEDS_REDIS, event_subscribers, eventually, pair, scaled
 
 pytestmark = NEEDS_REDIS
 
 
-async def until(predicate, wait: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(wait):
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 def table(gw, node: str) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
