@@ -159,6 +159,9 @@ class Directory:
         return [u for u in self.users.values() if u.role == "superduper_admin"]
 
     # ------------------------------------------------------------ devices
+    def devices_of(self, account_id: str) -> Iterable[Device]:
+        return (d for d in self.devices.values() if d.account == account_id)
+
     def device(self, device_id: str) -> Device | None:
         return self.devices.get(device_id)
 

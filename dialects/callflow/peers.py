@@ -36,8 +36,8 @@ class Directory:
     def devices(self, agent: Agent) -> list[Device]:
         """Every phone of the organization (the original listed every directory user of the
         switch, not only receptionists: a desk checks a colleague before transferring)."""
-        found = [d for d in self.gw.directory.devices.values()
-                 if d.account == agent.account_id and not d.trunk and peer_name(d)]
+        found = [d for d in self.gw.directory.devices_of(agent.account_id)
+                 if not d.trunk and peer_name(d)]
         return sorted(found, key=lambda d: (d.number, d.id))
 
     def device(self, agent: Agent, name: str) -> Device | None:

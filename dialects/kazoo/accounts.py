@@ -144,8 +144,7 @@ async def user(cb: Crossbar) -> web.Response:
 
 
 async def devices(cb: Crossbar) -> web.Response:
-    rows = [device_row(cb, d) for d in cb.gw.directory.devices.values()
-            if d.account == cb.account_id]
+    rows = [device_row(cb, d) for d in cb.gw.directory.devices_of(cb.account_id)]
     return success(cb.request, sorted(rows, key=lambda r: r["id"]))
 
 
