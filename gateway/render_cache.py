@@ -10,15 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, MutableMapping
 from operator import attrgetter
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from .model import Channel
+from .watch import Watch
 
 if TYPE_CHECKING:
     from .store import ChannelStore
 
 T = TypeVar("T")
 K = TypeVar("K")
+
+
+class Kept(Protocol):
+    """A whole list a dialect keeps, with the store watch that says when it went stale."""
+
+    @property
+    def watch(self) -> Watch: ...
+
+
+L = TypeVar("L", bound=Kept)
 
 #: Whole lists a dialect keeps (one per scope: an account, an organization, a MOR user);
 #: past this many the lot is dropped and rebuilt on demand.
@@ -32,11 +43,17 @@ def versions(channels: Iterable[Channel]) -> tuple[int, ...]:
     return tuple(map(_VERSION, channels))
 
 
-def keep_list(lists: MutableMapping[K, T], key: K, value: T) -> T:
+def keep_list(lists: MutableMapping[K, L], key: K, value: L) -> L:
     """Remember a whole list under `key`, dropping every list first once `MAX_LISTS` are
-    kept (scopes are few, and a list is cheap to make again)."""
-    if key not in lists and len(lists) >= MAX_LISTS:
+    kept (scopes are few, and a list is cheap to make again). A list replaced or dropped has
+    its watch closed, so the store forgets it."""
+    old = lists.get(key)
+    if old is None and len(lists) >= MAX_LISTS:
+        for dropped in lists.values():
+            dropped.watch.close()
         lists.clear()
+    elif old is not None and old is not value:
+        old.watch.close()
     lists[key] = value
     return value
 
@@ -88,3 +105,58 @@ class RenderCache(Generic[T]):
         store = self._store
         self._entries = {k: v for k, v in self._entries.items() if k in store}
         self._limit = max(_MIN_LIMIT, 2 * len(store), 2 * len(self._entries))
+
+
+S = TypeVar("S", str, bytes)
+
+
+class Ticking(Generic[S]):
+    """A kept page whose only moving parts are whole seconds since given instants (MOR's
+    `duration`, Kazoo's `elapsed_s`): the static `parts` with each count written between
+    them. A page written at `now` is exact until the first of its counts ticks, so it is kept
+    until then: polls in between cost a clock comparison, whatever the page's size."""
+
+    __slots__ = ("_format", "_join", "_page", "_until", "_written", "_zero", "parts", "since")
+
+    def __init__(self, parts: list[S], since: list[float]) -> None:
+        """`len(parts) == len(since) + 1`: parts[0], count 0, parts[1], ... parts[-1]."""
+        self.parts: list[S] = parts
+        self.since = since
+        empty = parts[0][:0]
+        self._join: Callable[[list[S]], S] = empty.join
+        self._format: Callable[[int], S] = (empty + b"%d" if isinstance(empty, bytes)
+                                            else empty + "%d").__mod__
+        self._zero: S = self._format(0)
+        self._page: S = empty
+        self._written = self._until = 0.0
+
+    def page(self, now: float) -> S:
+        if self._written <= now < self._until:
+            return self._page
+        parts = self.parts
+        if len(parts) == 1:
+            return parts[0]
+        counts: list[S] = []
+        until = INF
+        zero, fmt = self._zero, self._format
+        for at in self.since:
+            s = int(now - at)
+            if s > 0:
+                counts.append(fmt(s))
+                tick = at + s + 1
+            else:
+                counts.append(zero)
+                tick = at + 1
+            if tick < until:
+                until = tick
+        out = parts * 2  # any list of the right length, overwritten below
+        del out[len(parts) * 2 - 1:]
+        out[0::2] = parts
+        out[1::2] = counts
+        page = self._join(out)
+        # a microsecond early, so that rounding in `at + s + 1` never keeps a count past its tick
+        self._page, self._written, self._until = page, now, until - 1e-6
+        return page
+
+
+INF = float("inf")

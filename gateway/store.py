@@ -3,7 +3,8 @@
 Every list a dialect serves is one dictionary lookup in an index (account, owner, device, node,
 call), never a scan and never a question to the switch. Channels are mutated only through
 `apply`/`add`/`remove`/`reconcile`, so the indexes and the subscribers always agree with the table,
-and each change bumps the channel's `version`, which render caches key on.
+and each change bumps the channel's `version`, which render caches key on, and stales the
+watches (gateway/watch.py) that whole-list memos armed on the channel or its index buckets.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .model import ATTRIBUTION_INPUTS, CHANNEL_FIELDS, INDEXED, Channel
+from .watch import Watch, Watches
 
 log = logging.getLogger("callgate.store")
 
@@ -111,6 +113,7 @@ class ChannelStore:
         self._subscribers: set[Subscription] = set()
         self._resyncs: dict[str, _Resync] = {}
         self._attribute = attribute
+        self._watches = Watches()
 
     # ----------------------------------------------------------------- reads
     def __len__(self) -> int:
@@ -160,6 +163,13 @@ class ChannelStore:
         bucket = self._idx["node"].get(node)
         return len(bucket) if bucket else 0
 
+    def watch(self, watch: Watch, ids: Iterable[str] = (),
+              buckets: Iterable[tuple[str, str]] = (), everything: bool = False) -> Watch:
+        """Arm `watch` (gateway/watch.py): it goes stale when a channel of `ids` is added,
+        changed or removed, when a channel enters or leaves a bucket (index name, key), or,
+        with `everything`, on any change."""
+        return self._watches.register(watch, ids, buckets, everything)
+
     # ------------------------------------------------------------- bus
     def subscribe(self, maxsize: int = 10_000) -> Subscription:
         sub = Subscription(self, maxsize)
@@ -174,15 +184,21 @@ class ChannelStore:
 
     # ----------------------------------------------------------- index upkeep
     def _index(self, ch: Channel) -> None:
+        watches = self._watches
         for name in INDEXED:
             key = getattr(ch, name)
             if key:
                 self._idx[name].setdefault(key, {})[ch.id] = ch
+                if watches.live:
+                    watches.bucket(name, key)
 
     def _unindex(self, ch: Channel) -> None:
+        watches = self._watches
         for name in INDEXED:
             key = getattr(ch, name)
             if key:
+                if watches.live:
+                    watches.bucket(name, key)
                 bucket = self._idx[name].get(key)
                 if bucket is not None:
                     bucket.pop(ch.id, None)
@@ -190,10 +206,16 @@ class ChannelStore:
                         del self._idx[name][key]
 
     def _reindex(self, ch: Channel, before: Mapping[str, Any]) -> None:
+        watches = self._watches
         for name in INDEXED:
             if name not in before:
                 continue
             old, new = before[name], getattr(ch, name)
+            if watches.live:
+                if old:
+                    watches.bucket(name, old)
+                if new:
+                    watches.bucket(name, new)
             if old:
                 bucket = self._idx[name].get(old)
                 if bucket is not None:
@@ -229,6 +251,8 @@ class ChannelStore:
         ch.version = _next_version()
         self._channels[ch.id] = ch
         self._index(ch)
+        if self._watches.live:
+            self._watches.channel(ch.id)
         self._touch(ch.node, ch.id)
         self._publish(Change(ChangeKind.ADDED, ch))
         if ch.account_id:
@@ -262,6 +286,8 @@ class ChannelStore:
         if not _ATTRIBUTION_DISJOINT(before):
             self._run_attribution(ch, before)
         ch.version = _next_version()
+        if self._watches.live:
+            self._watches.channel(channel_id)
         if not _INDEXED_DISJOINT(before):
             self._reindex(ch, before)
         if self._subscribers:
@@ -280,6 +306,8 @@ class ChannelStore:
                 self._run_attribution(leg, before)
                 if before:
                     leg.version = _next_version()
+                    if self._watches.live:
+                        self._watches.channel(leg.id)
                     self._reindex(leg, before)
                     self._publish(Change(ChangeKind.UPDATED, leg, before))
 
@@ -294,6 +322,8 @@ class ChannelStore:
         if ch is None:
             return None
         self._unindex(ch)
+        if self._watches.live:
+            self._watches.channel(channel_id)
         rs = self._resyncs.get(ch.node)
         if rs is not None:
             rs.removed.add(channel_id)

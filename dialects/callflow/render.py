@@ -15,7 +15,8 @@ from typing import Any
 
 from gateway.context import Gateway
 from gateway.model import Channel, State
-from gateway.render_cache import RenderCache, keep_list, versions
+from gateway.render_cache import RenderCache, keep_list
+from gateway.watch import Watch
 
 from .auth import Agent
 from .calls import Calls, CallState
@@ -30,19 +31,17 @@ Row = tuple[CallState, bytes]
 
 
 class _Listing:
-    """An organization's list as last rendered, and what it was rendered from: the versions
-    of the account's legs (in the index's order), of the peers outside the account that those
-    legs are bridged to, and the dialect's marks (`Calls.generation`)."""
+    """An organization's list as last rendered, with the dialect's marks it was rendered under
+    (`Calls.generation`) and the store's watch (gateway/watch.py) on what else it was made
+    from: the account's bucket and legs, and the peers outside the account that those legs
+    are bridged to."""
 
-    __slots__ = ("generation", "outside", "outside_versions", "rows", "versions")
+    __slots__ = ("generation", "rows", "watch")
 
-    def __init__(self, generation: int, versions: tuple[int, ...], outside: tuple[str, ...],
-                 outside_versions: tuple[int, ...], rows: list[Row]) -> None:
+    def __init__(self, generation: int, rows: list[Row], watch: Watch) -> None:
         self.generation = generation
-        self.versions = versions
-        self.outside = outside
-        self.outside_versions = outside_versions
         self.rows = rows
+        self.watch = watch
 
 
 class View:
@@ -57,27 +56,24 @@ class View:
     def listing(self, agent: Agent) -> list[Row]:
         """Every row of `calls_of(agent)`, in order: what `/call/list` and `/call/queue` send,
         polled by every desk. Kept whole per organization while nothing it is made of has
-        changed: one tuple of versions compared, not a stamp per row."""
+        changed: the marks' generation compared and the store's watch read, not a stamp per
+        row."""
         store, calls = self.gw.store, self.calls
-        bucket = store.bucket("account_id", agent.account_id)
-        stamp = versions(bucket.values())
-        memo = self._lists.get(agent.account_id)
-        if (memo is not None and memo.generation == calls.generation
-                and memo.versions == stamp
-                and memo.outside_versions == self._versions(memo.outside)):
+        account = agent.account_id
+        memo = self._lists.get(account)
+        if memo is not None and memo.generation == calls.generation and memo.watch.fresh:
             return memo.rows
+        generation = calls.generation
         rows = [self.row(c) for c in self.calls_of(agent)]
         # rendering may note a bridge (a mark), so what it was made of is read afterwards
-        outside = tuple(c.other_leg for c in bucket.values()
-                        if c.other_leg and c.other_leg not in bucket)
-        keep_list(self._lists, agent.account_id, _Listing(
-            calls.generation, versions(bucket.values()), outside, self._versions(outside),
-            rows))
+        if calls.generation != generation:
+            return rows  # kept on the next poll, once the marks stand
+        bucket = store.bucket("account_id", account)
+        ids = [*bucket, *(c.other_leg for c in bucket.values()
+                          if c.other_leg and c.other_leg not in bucket)]
+        watch = store.watch(Watch(), ids, [("account_id", account)])
+        keep_list(self._lists, account, _Listing(generation, rows, watch))
         return rows
-
-    def _versions(self, ids: tuple[str, ...]) -> tuple[int, ...]:
-        get = self.gw.store.get
-        return tuple(ch.version if (ch := get(i)) is not None else 0 for i in ids)
 
     def owner(self, ch: Channel) -> int | None:
         return self.calls.owner(ch, self.gw.store.peer(ch))

@@ -11,8 +11,9 @@ from typing import Any
 
 from gateway.directory import Directory
 from gateway.model import Channel, State
-from gateway.render_cache import RenderCache, keep_list, versions
+from gateway.render_cache import RenderCache, Ticking, keep_list
 from gateway.store import ChannelStore
+from gateway.watch import Watch
 
 from .envelope import gregorian, now
 
@@ -125,9 +126,10 @@ class Items:
     last changes no byte. (Shared dicts: callers copy before adding anything.) `list_json`
     and `list_pretty` hold the list item already serialized, as `_fragments`."""
 
-    __slots__ = ("accounts", "detail", "list", "list_json", "list_pretty")
+    __slots__ = ("accounts", "detail", "list", "list_json", "list_pretty", "store")
 
     def __init__(self, store: ChannelStore, directory: Directory) -> None:
+        self.store = store
         #: (account id, pretty) -> an account's whole list as a template (`account_json`)
         self.accounts: dict[tuple[str, bool], _Template] = {}
         # a channel without a creation time shows the request time: those bypass the cache
@@ -192,28 +194,25 @@ def listing_json(channels: Iterable[Channel], directory: Directory, items: Items
 
 
 class _Template:
-    """An account's list as `listing_json` writes it, cut around each item's elapsed seconds:
-    the versions of the legs it was made from (in the index's order), the static text between
-    the numbers, and each leg's creation time."""
+    """An account's list as `listing_json` writes it, cut around each item's elapsed seconds,
+    with the store watch on the account's bucket and legs it was made from."""
 
-    __slots__ = ("created", "parts", "versions")
+    __slots__ = ("page", "watch")
 
-    def __init__(self, versions: tuple[int, ...], parts: list[str],
-                 created: list[float]) -> None:
-        self.versions = versions
-        self.parts = parts
-        self.created = created
+    def __init__(self, page: Ticking[str], watch: Watch) -> None:
+        self.page = page
+        self.watch = watch
 
 
 def account_json(key: str, bucket: Mapping[str, Channel], directory: Directory, items: Items,
                  pretty: bool) -> str:
     """`listing_json` of an index bucket (an account's legs), kept whole as a template while
-    the versions of its legs stand: per request, one tuple of versions compared and the
-    elapsed seconds written between the static parts. An item rests on its channel alone
-    (and the directory, fixed for the gateway's life), so the versions are all it depends on."""
-    stamp = versions(bucket.values())
+    the store's watch on the bucket and its legs stays fresh (gateway/watch.py): per request,
+    one flag read, and the elapsed seconds written between the static parts when one of them
+    has ticked. An item rests on its channel alone (and the directory, fixed for the gateway's
+    life), so the legs and the bucket's membership are all it depends on."""
     memo = items.accounts.get((key, pretty))
-    if memo is None or memo.versions != stamp:
+    if memo is None or not memo.watch.fresh:
         channels = list(bucket.values())
         if not channels or not all(ch.created for ch in channels):
             return listing_json(channels, directory, items, pretty)  # the request's clock
@@ -226,14 +225,10 @@ def account_json(key: str, bucket: Mapping[str, Channel], directory: Directory, 
             parts.append(tail + pre)
             tail = post + sep
         parts.append(tail[:-len(sep)] + ("\n  ]" if pretty else "]"))
-        memo = keep_list(items.accounts, (key, pretty),
-                         _Template(stamp, parts, [ch.created for ch in channels]))
-    at = now()
-    out = memo.parts * 2  # any list of the right length, overwritten below
-    del out[len(memo.parts) * 2 - 1:]
-    out[0::2] = memo.parts
-    out[1::2] = [str(e) if (e := int(at - c)) > 0 else "0" for c in memo.created]
-    return "".join(out)
+        watch = items.store.watch(Watch(), [ch.id for ch in channels], [("account_id", key)])
+        memo = keep_list(items.accounts, (key, pretty), _Template(
+            Ticking(parts, [ch.created for ch in channels]), watch))
+    return memo.page.page(now())
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -1,9 +1,10 @@
 """`active_calls_get`'s list at the cost of the calls in scope, not of the table: each call's
 assembly (which legs, which is A and B) is remembered under the versions of the legs it was
 made from, its row and page piece under the versions of its two legs and its id, and each
-scope's whole list under the versions of everything it was made from (memo.ScopeList). A
-request that finds nothing changed checks those versions, applies the filters and splices
-cached bytes around each answered call's `duration`; a change costs the changed calls.
+scope's whole list under a store watch on everything it was made from (memo.ScopeList). A
+request that finds nothing changed reads the watch, applies the filters and splices cached
+bytes around each answered call's `duration` (kept until one of them ticks); a change costs
+the changed calls.
 
 Versions are never reused (gateway/store.py), so equal versions mean the same legs in the same
 state; a leg leaving the store shows as a changed call bucket or a missing peer.
@@ -146,17 +147,19 @@ def page(state: MorState, scope: Scope, wanted: Filters, now: float) -> bytes:
     key = (scope.key, show_provider)
     lists = state.lists
     kept = lists.get(key)
-    if kept is not None and kept.holds(store, scope.channels(), cutoff):
+    if kept is not None and kept.holds(cutoff):
         if kept.template is not None and not wanted.active:
-            return kept.page(now)
+            return kept.template.page(now)
         found = kept.found
     else:
         assembled, found, whole, oldest = _collect(state, scope.channels(), cutoff)
-        lists.pop(key, None)  # outdated; kept again below if it can be
+        old = lists.pop(key, None)  # outdated; kept again below if it can be
+        if old is not None:
+            old.watch.close()
         kept = None
         if whole:
-            kept = keep_list(lists, key, ScopeList(scope.channels(), assembled, found, cutoff,
-                                                   oldest))
+            kept = keep_list(lists, key, ScopeList(store, scope.buckets(), scope.channels(),
+                                                   assembled, found, cutoff, oldest))
     pieces = _render(state, found, wanted, show_provider, now)
     if kept is not None and kept.template is None:
         kept.keep_template(show_provider)  # every row is built now

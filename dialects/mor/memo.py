@@ -4,11 +4,11 @@ assembled from its legs, and its row."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import chain
 
 from gateway.model import Channel
-from gateway.render_cache import versions
+from gateway.render_cache import Ticking
 from gateway.store import ChannelStore
+from gateway.watch import Watch
 
 from . import render, rows
 from .calls import Call
@@ -79,44 +79,47 @@ def seconds_text(elapsed: float) -> bytes:
 
 
 class ScopeList:
-    """One scope's list as last made: the versions of the scope's legs in order, the call
-    buckets (live views) of every call they make, hidden ones included, with their sizes and
-    versions, the out-of-bucket peers, and the hide window. While all of these hold, the
-    calls, their assembly, ids and rows are those of `found`, and without filters the page is
-    `template` with each answered call's `duration` written in between its pieces."""
+    """One scope's list as last made, armed with a store watch (gateway/watch.py) on
+    everything it was made from: the scope's buckets and legs, the call bucket and legs of every
+    call they make (hidden ones included), and the A-legs' peers outside their buckets; and the
+    hide window. While the watch is fresh and the window holds, the calls, their assembly, ids
+    and rows are those of `found`, and without filters the page is `template` with each
+    answered call's `duration` written in between its pieces."""
 
-    __slots__ = ("answered_at", "bucket_lens", "bucket_stamp", "buckets", "cutoff", "found",
-                 "leg_stamp", "oldest", "peers", "template")
+    __slots__ = ("cutoff", "found", "oldest", "template", "watch")
 
-    def __init__(self, legs: Iterable[Channel], assembled: list[Assembly],
+    def __init__(self, store: ChannelStore, scope_buckets: Iterable[tuple[str, str]] | None,
+                 legs: Iterable[Channel], assembled: list[Assembly],
                  found: list[tuple[int, Assembly]], cutoff: float | None,
                  oldest: float) -> None:
-        self.leg_stamp = versions(legs)
-        self.buckets = [entry.bucket for entry in assembled]
-        self.bucket_lens = tuple(map(len, self.buckets))  # type: ignore[arg-type]
-        self.bucket_stamp = versions(chain.from_iterable(self.buckets))
-        self.peers = [(entry.call.a, entry.peer_version) for entry in assembled
-                      if entry.outside_peer]
+        """`scope_buckets` None: the scope is the whole table, and any change stales it."""
         self.found = found
         self.cutoff = cutoff
         self.oldest = oldest  # the oldest visible call's start: it is the first to hide
-        self.template: list[bytes] | None = None
-        self.answered_at: list[float] = []
+        self.template: Ticking[bytes] | None = None
+        self.watch = Watch()
+        if scope_buckets is None:
+            store.watch(self.watch, everything=True)
+            return
+        ids = {ch.id for ch in legs}
+        buckets = list(scope_buckets)
+        for entry in assembled:
+            buckets.append(("call_id", entry.call.key))
+            ids.update(ch.id for ch in entry.bucket)
+            if entry.outside_peer:
+                ids.add(entry.call.a.other_leg)
+        store.watch(self.watch, ids, buckets)
 
-    def holds(self, store: ChannelStore, legs: Iterable[Channel],
-              cutoff: float | None) -> bool:
+    def holds(self, cutoff: float | None) -> bool:
         if cutoff is not None and self.cutoff is not None and (
                 cutoff < self.cutoff or self.oldest < cutoff):
             return False  # a call crosses the hide window (or the clock went back)
-        return (versions(legs) == self.leg_stamp
-                and tuple(map(len, self.buckets)) == self.bucket_lens  # type: ignore[arg-type]
-                and versions(chain.from_iterable(self.buckets)) == self.bucket_stamp
-                and all(peer_version(store, a) == v for a, v in self.peers))
+        return self.watch.fresh
 
     def keep_template(self, show_provider: bool) -> None:
         """Merge the static bytes between durations (every row is built at this point)."""
         if not self.found:
-            self.template = [render.NO_DATA]
+            self.template = Ticking([render.NO_DATA], [])
             return
         parts: list[bytes] = []
         answered_at: list[float] = []
@@ -137,16 +140,4 @@ class ScopeList:
             return
         run.append(render.PAGE_CLOSE)
         parts.append(b"".join(run))
-        self.template, self.answered_at = parts, answered_at
-
-    def page(self, now: float) -> bytes:
-        parts = self.template
-        assert parts is not None
-        if len(parts) == 1:
-            return parts[0]
-        out = parts * 2  # any list of the right length, overwritten below
-        del out[len(parts) * 2 - 1:]
-        out[0::2] = parts
-        out[1::2] = [b"%d" % s if (s := int(now - at)) > 0 else b"0"
-                     for at in self.answered_at]  # `seconds_text`, inlined
-        return b"".join(out)
+        self.template = Ticking(parts, answered_at)

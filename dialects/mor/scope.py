@@ -50,6 +50,15 @@ class Scope:
             return chain.from_iterable(map(store.by_device, self.devices))
         return chain.from_iterable(map(store.by_account, self.accounts))
 
+    def buckets(self) -> list[tuple[str, str]] | None:
+        """The store index buckets `channels` reads (None: the whole table), for a memo's
+        watch (gateway/watch.py)."""
+        if self.kind == "all":
+            return None
+        if self.kind == "devices":
+            return [("authorizing_id", d) for d in self.devices]
+        return [("account_id", a) for a in self.accounts]
+
     def sees_leg(self, ch: Channel) -> bool:
         if self.kind == "all":
             return True

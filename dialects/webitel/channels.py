@@ -20,6 +20,7 @@ from . import replies, scope
 from .body import body_of
 from .causes import cause
 from .errors import WebitelError, reply, reply_text
+from .listing import listing
 from .render import listing_json
 from .replies import ok
 from .sessions import Session
@@ -50,10 +51,10 @@ def safe(value: str) -> bool:
 # ------------------------------------------------------------------------ list
 async def list_channels(request: web.Request, who: Session) -> web.Response:
     gw, state = _gw(request), request.app[STATE]
-    channels = scope.visible(gw, who, request.query.get("domain") or None)
-    ordered = sorted(channels, key=lambda ch: ch.created)
-    return reply_text(listing_json([state.rows.get(ch) for ch in ordered],
-                                   state.options.list_envelope))
+    account = scope.visible_account(gw, who, request.query.get("domain") or None)
+    if account == "":
+        return reply_text(listing_json([], state.options.list_envelope))
+    return reply_text(listing(gw, state, account))
 
 
 # ------------------------------------------------------------------- originate

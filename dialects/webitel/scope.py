@@ -20,12 +20,21 @@ _WORD = re.compile(r"^[A-Za-z0-9+*#._-]+$")
 
 def visible(gw: Gateway, who: Session, domain: str | None = None) -> Iterable[Channel]:
     """The channels a list shows: the caller's domain, or for root `domain` / everything."""
+    account = visible_account(gw, who, domain)
+    if account is None:
+        return gw.store.all()
+    return gw.store.by_account(account) if account else ()
+
+
+def visible_account(gw: Gateway, who: Session, domain: str | None = None) -> str | None:
+    """The account whose channels `visible` shows: None for everything, "" for nothing (an
+    unknown domain)."""
     if who.domain:
-        return gw.store.by_account(who.account_id)
+        return who.account_id
     if domain:
         account = gw.directory.account_by_realm(domain)
-        return gw.store.by_account(account.id) if account is not None else ()
-    return gw.store.all()
+        return account.id if account is not None else ""
+    return None
 
 
 def owned(gw: Gateway, who: Session, channel_id: str) -> Channel | None:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -12,6 +13,9 @@ from gateway.render_cache import RenderCache
 from .sessions import Sessions
 from .settings import WebitelSettings
 
+if TYPE_CHECKING:
+    from .listing import Listing
+
 
 @dataclass(slots=True)
 class WebitelState:
@@ -19,6 +23,8 @@ class WebitelState:
     sessions: Sessions
     rows: RenderCache[str]  # serialized `show channels` rows by channel version
     max_body: int  # the gateway's body limit, read once
+    #: account id ("" for the whole table) -> its list kept whole (listing.py)
+    lists: dict[str, Listing] = field(default_factory=dict)
 
 
 STATE = web.AppKey("webitel", WebitelState)
