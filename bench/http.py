@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import hashlib
 import multiprocessing as mp
+import random
 import socket
 import time
 import uuid
@@ -37,13 +38,18 @@ ACME = "a0000000000000000000000000000003"
 
 def _fill(gw: Gateway, total: int) -> None:
     now = time.time()
+    rng = random.Random(total)
     for i in range(50):  # 50 bridged calls of Acme's phones
         a, b = str(uuid.uuid4()), str(uuid.uuid4())
+        # each call at its own phase of the second, as real calls are: their durations tick
+        # at 50 different instants of each second, not all at once
+        start = now - i - rng.random()
+        answered = start + 2 + rng.random()
         for leg, peer, user, direction in ((a, b, "201", "inbound"), (b, a, "202", "outbound")):
             gw.store.add(Channel(
                 id=leg, node="fs1", name=f"sofia/internal/{user}@acme.example.com",
-                direction=direction, state=State.ANSWERED, answered=True, created=now - i,
-                answered_at=now - i + 2, caller_id_number="201", caller_id_name="Alice",
+                direction=direction, state=State.ANSWERED, answered=True, created=start,
+                answered_at=answered, caller_id_number="201", caller_id_name="Alice",
                 destination="202", other_leg=peer, call_id=a, context="default",
                 dialplan="XML", read_codec="PCMU", read_rate="8000", write_codec="PCMU",
                 write_rate="8000", presence_id=f"{user}@acme.example.com",

@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The body, refusing more than `limit` bytes without reading them all into memory."""
+    if not request.body_exists:  # a poll's GET: nothing to wait for
+        return b""
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []

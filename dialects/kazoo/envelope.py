@@ -9,7 +9,7 @@ import json
 import re
 import socket
 import time
-import uuid
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _quote  # json.dumps of a str (ASCII)
@@ -62,7 +62,7 @@ def request_id(request: web.Request) -> str:
     rid = request.get(REQUEST_ID)
     if rid is None:
         given = request.headers.get("X-Request-ID", "").strip()
-        rid = given[:128] if given and given.isprintable() else uuid.uuid4().hex
+        rid = given[:128] if given and given.isprintable() else secrets.token_hex(16)
         request[REQUEST_ID] = rid
     return rid
 
@@ -102,13 +102,16 @@ def _dumps(envelope: dict[str, Any], pretty: bool) -> str:
     return json.dumps(envelope, indent=2 if pretty else None, sort_keys=True)
 
 
-def _reply(request: web.Request, status: int, text: str, *, error: bool = False
+def _reply(request: web.Request, status: int, text: str | bytes, *, error: bool = False
            ) -> web.Response:
+    """`text` may come encoded already (a list spliced from cached bytes): the same answer,
+    without a second copy of a large body."""
     headers = {"X-Request-ID": request_id(request)}
     if error or _wants_cors(request):
         headers.update(cors_headers(request))
-    return web.Response(status=status, text=text, content_type="application/json",
-                        headers=headers)
+    body = text if isinstance(text, bytes) else text.encode("utf-8")
+    return web.Response(status=status, body=body, content_type="application/json",
+                        charset="utf-8", headers=headers)
 
 
 def _success(request: web.Request, data: Any, auth_token: str | None) -> dict[str, Any]:
@@ -145,6 +148,8 @@ def _success_template(pretty: bool) -> tuple[str, ...]:
 
 
 _TEMPLATES = {pretty: _success_template(pretty) for pretty in (False, True)}
+_BYTE_TEMPLATES = {pretty: tuple(part.encode("ascii") for part in parts)
+                   for pretty, parts in _TEMPLATES.items()}
 
 
 def success(request: web.Request, data: Any, *, status: int = 200,
@@ -152,14 +157,22 @@ def success(request: web.Request, data: Any, *, status: int = 200,
     return respond(request, status, _success(request, data, auth_token))
 
 
-def success_json(request: web.Request, data_json: Callable[[bool], str]) -> web.Response:
+def success_json(request: web.Request, data_json: Callable[[bool], str | bytes]
+                 ) -> web.Response:
     """`success` of a `data` that `data_json(pretty)` serializes itself (lists splice cached
-    items): the rest of the envelope is the template `_dumps` wrote once, with the three
-    per-request strings quoted as `_dumps` quotes them."""
+    items), as text or as its UTF-8 bytes: the rest of the envelope is the template `_dumps`
+    wrote once, with the three per-request strings quoted as `_dumps` quotes them (ASCII)."""
     pretty = _pretty(request)
-    t = _TEMPLATES[pretty]
     token = request.get(TOKEN, "")
-    text = "".join((t[0], _quote(token), t[2], data_json(pretty), t[4],
+    data = data_json(pretty)
+    if isinstance(data, bytes):
+        b = _BYTE_TEMPLATES[pretty]
+        return _reply(request, 200, b"".join((
+            b[0], _quote(token).encode("ascii"), b[2], data, b[4],
+            _quote(request_id(request)).encode("ascii"), b[6],
+            _quote(iso_now()).encode("ascii"), b[8])))
+    t = _TEMPLATES[pretty]
+    text = "".join((t[0], _quote(token), t[2], data, t[4],
                     _quote(request_id(request)), t[6], _quote(iso_now()), t[8]))
     return _reply(request, 200, text)
 

@@ -199,18 +199,19 @@ class _Template:
 
     __slots__ = ("page", "watch")
 
-    def __init__(self, page: Ticking[str], watch: Watch) -> None:
+    def __init__(self, page: Ticking[bytes], watch: Watch) -> None:
         self.page = page
         self.watch = watch
 
 
 def account_json(key: str, bucket: Mapping[str, Channel], directory: Directory, items: Items,
-                 pretty: bool) -> str:
+                 pretty: bool) -> str | bytes:
     """`listing_json` of an index bucket (an account's legs), kept whole as a template while
     the store's watch on the bucket and its legs stays fresh (gateway/watch.py): per request,
     one flag read, and the elapsed seconds written between the static parts when one of them
     has ticked. An item rests on its channel alone (and the directory, fixed for the gateway's
-    life), so the legs and the bucket's membership are all it depends on."""
+    life), so the legs and the bucket's membership are all it depends on. The template is kept
+    as UTF-8, so a poll copies the page once; a list that cannot be kept comes as text."""
     memo = items.accounts.get((key, pretty))
     if memo is None or not memo.watch.fresh:
         channels = list(bucket.values())
@@ -227,7 +228,8 @@ def account_json(key: str, bucket: Mapping[str, Channel], directory: Directory, 
         parts.append(tail[:-len(sep)] + ("\n  ]" if pretty else "]"))
         watch = items.store.watch(Watch(), [ch.id for ch in channels], [("account_id", key)])
         memo = keep_list(items.accounts, (key, pretty), _Template(
-            Ticking(parts, [ch.created for ch in channels]), watch))
+            Ticking([p.encode("utf-8") for p in parts], [ch.created for ch in channels]),
+            watch))
     return memo.page.page(now())
 
 

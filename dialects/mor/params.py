@@ -18,6 +18,24 @@ MULTIPART = "multipart/form-data"
 JSON_TYPES = ("application/json", "text/x-json", "application/jsonrequest")
 
 
+#: Query strings parsed before: a billing system polls with the same one all day. Bounded in
+#: entries and in the length of what is kept; values are read, never changed.
+_QUERIES: dict[str, dict[str, str]] = {}
+_MAX_QUERIES = 1024
+_MAX_KEPT_QUERY = 1024
+
+
+def _query(raw: str) -> dict[str, str]:
+    found = _QUERIES.get(raw)
+    if found is None:
+        found = _parse(raw)  # a FilterError is raised each time, never kept
+        if len(raw) <= _MAX_KEPT_QUERY:
+            if len(_QUERIES) >= _MAX_QUERIES:
+                _QUERIES.clear()
+            _QUERIES[raw] = found
+    return found
+
+
 def _parse(raw: str) -> dict[str, str]:
     try:
         return dict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict"))
@@ -82,9 +100,9 @@ async def read_params(request: web.Request, limit: int) -> dict[str, str]:
     within one source the last duplicate wins. Non-UTF-8 input is a MOR filter error; an
     oversize or malformed body raises the core's `BodyTooLarge`/`BadForm`/`BadJson`, which
     MOR's error map answers in its own shape."""
-    query = _parse(request.rel_url.raw_query_string)
+    query = _query(request.rel_url.raw_query_string)
     request[PARAMS] = query  # so an error below still honours `test=1`
     params = await _body_params(request, limit)
-    params.update(query)
+    params.update(query)  # a new dict: the kept query is never changed
     request[PARAMS] = params
     return params

@@ -71,8 +71,9 @@ async def signed_user(request: web.Request, api: Api) -> User:
     attempt = await api.state.gw.logins.attempt(request, "mor", api.params.get("u", ""))
     if attempt.locked:
         raise FilterError(HASH_WAIT)
-    user = authenticate(api.state.gw, api.state.options, api.params, ("u",))  # a failure
-    await attempt.succeeded()  # leaves the attempt counted; a success wipes the counts
+    # a failure raises, leaving the attempt counted; a success wipes the counts
+    user = authenticate(api.state.gw, api.state.options, api.params, ("u",), api.state.signed)
+    await attempt.succeeded()
     return user
 
 

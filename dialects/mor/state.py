@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from gateway.context import Gateway
+from gateway.directory import User
 from gateway.render_cache import RenderCache
 from gateway.tokens import TokenSigner
 
@@ -34,6 +35,8 @@ class MorState:
     #: the last list of each scope (listing.py), by (scope key, provider shown)
     lists: dict[tuple[object, ...], ScopeList]
     max_body: int
+    #: signatures that passed (auth.authenticate)
+    signed: dict[tuple[str, ...], User] = field(default_factory=dict)
     #: backend name -> MOR server id, and the ids `s_server` may name
     servers: dict[str, int] = field(default_factory=dict)
 
