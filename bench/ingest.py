@@ -10,7 +10,8 @@ of the same event bodies, measured in the same run.
 2. A separate process replays those bytes on a loopback socket after an ESL handshake, so the
    switch's own cost is not charged to the gateway; the real `FreeSwitchBackend` connects,
    syncs, and ingests the stream into a real `ChannelStore` with the demo directory's
-   attribution. Time runs from the go signal to the last event applied.
+   attribution and list watches armed (gateway/watch.py), as a gateway whose lists are polled
+   has them. Time runs from the go signal to the last event applied.
 3. The floors: `json.loads` and `orjson.loads` of every event body of the same stream, each in a
    tight loop, best of 5.
 4. What the subscription saves: the recorded FreeSWITCH traffic under `--traffic` was captured
@@ -45,6 +46,7 @@ from gateway.config import BackendSettings
 from gateway.demo import load_demo
 from gateway.directory import Directory
 from gateway.store import ChannelStore
+from gateway.watch import Watch
 from simswitch.fs_server import FreeSwitchSimulator
 
 EXTENSIONS = {"201": "acme.example.com", "202": "acme.example.com"}
@@ -131,10 +133,14 @@ def _replay_server(port_out: Connection, go: MpEvent, stream: bytes) -> None:
     replies.join()  # until the backend hangs up
 
 
-def _demo_store() -> ChannelStore:
+def _demo_store(watched: bool = False) -> ChannelStore:
+    """The demo directory's store; `watched`: with a list watch armed on every account, as in
+    a gateway whose lists are polled, so each change also asks the store's watch registry."""
     directory = Directory(load_demo())
     store = ChannelStore(directory.attribute)
     directory.store = store
+    if watched:
+        store.watch(Watch(), buckets=[("account_id", a) for a in directory.accounts])
     return store
 
 
@@ -149,7 +155,7 @@ def _handled(bodies: list[bytes]) -> int:
 
 async def _ingest(stream: bytes, handled: int) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of this process, channels left) for one ingest of `stream`."""
-    store = _demo_store()
+    store = _demo_store(watched=True)
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe()
     go = ctx.Event()

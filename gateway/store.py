@@ -286,8 +286,9 @@ class ChannelStore:
         if not _ATTRIBUTION_DISJOINT(before):
             self._run_attribution(ch, before)
         ch.version = _next_version()
-        if self._watches.live:
-            self._watches.channel(channel_id)
+        watches = self._watches
+        if watches.live and (channel_id in watches.ids or watches.everything):
+            watches.channel(channel_id)
         if not _INDEXED_DISJOINT(before):
             self._reindex(ch, before)
         if self._subscribers:

@@ -156,3 +156,27 @@ async def test_v2_refuses_the_other_dialects_tokens(client: tuple[Gateway, TestC
         assert resp.status == 401
         assert await resp.json() == {"status": "error",
                                      "error": "Authorization token is invalid"}
+
+
+async def test_what_polls_leave_behind_stays_bounded(client: tuple[Gateway, TestClient]) -> None:
+    """Thousands of distinct query strings and a few wrong signatures: the parsed queries kept
+    stay within their bound (long ones are never kept), no wrong signature is remembered, and
+    every request is still answered on its own merits."""
+    from dialects.mor import params
+    from dialects.mor.state import STATE
+
+    _, api = client
+    state = next(r._app[STATE] for r in api.app.router.resources()  # type: ignore[attr-defined]
+                 if getattr(r, "_app", None) is not None and STATE in r._app)
+    params._QUERIES.clear()
+    for i in range(1500):
+        resp = await api.get(f"{CALLS}?u=admin&hash={ADMIN_HASH}&n={i}")
+        assert etree.fromstring(await resp.read()).tag == "page"
+    resp = await api.get(f"{CALLS}?u=admin&hash={ADMIN_HASH}&pad={'x' * 2000}")
+    assert etree.fromstring(await resp.read()).tag == "page"
+    for i in range(3):  # a remembered query with a wrong signature is still refused
+        resp = await api.get(f"{CALLS}?u=admin&hash={str(i) * 40}&n=1499")
+        assert await status_error(resp) == "Incorrect hash"
+    assert 0 < len(params._QUERIES) <= params._MAX_QUERIES
+    assert all(len(raw) <= params._MAX_KEPT_QUERY for raw in params._QUERIES)
+    assert list(state.signed) == [(ADMIN_HASH, "u", "admin")]

@@ -216,6 +216,19 @@ async def test_failures_then_refusal_even_for_the_right_password(
 
 
 @params
+async def test_a_credential_that_passed_before_is_refused_while_locked(
+        client: TestClient, dialect: Dialect) -> None:
+    """What a dialect remembers of credentials that passed (MOR's verified signatures) never
+    lets one past a lock."""
+    user = dialect.users[0]
+    assert await dialect.login(client, "10.0.0.5", user, True) == OK
+    assert await dialect.login(client, "10.0.0.5", user, True) == OK
+    for _ in range(LIMIT):
+        assert await dialect.login(client, "10.0.0.5", user, False) == FAILED
+    assert await dialect.login(client, "10.0.0.5", user, True) == LOCKED
+
+
+@params
 async def test_a_success_resets(client: TestClient, dialect: Dialect) -> None:
     user = dialect.users[0]
     for _ in range(2):

@@ -7,9 +7,9 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 import socket
 import time
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _quote  # json.dumps of a str (ASCII)
