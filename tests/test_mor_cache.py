@@ -181,6 +181,15 @@ async def test_legs_that_join_or_leave_without_touching_the_a_leg(
     store.remove("joined")
     rows_ = await listed(gw, client)
     assert text(rows_["solo"], "dst_device_id") is None
+    # the same with a leg of another account, outside alice's scope: only the call's own
+    # index bucket tells (the whole list is kept at this point)
+    store.add(leg("joined-b", "301", realm=BETA, call_id="solo", direction="outbound",
+                  created=NOW - 20))
+    rows_ = await listed(gw, client)
+    assert text(rows_["solo"], "dst_device_extension") == "301"
+    store.remove("joined-b")
+    rows_ = await listed(gw, client)
+    assert text(rows_["solo"], "dst_device_id") is None
     # the call ends and a call of the same id comes back (its index bucket is a new one)
     store.remove("solo")
     rows_ = await listed(gw, client)

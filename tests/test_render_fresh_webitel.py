@@ -131,6 +131,22 @@ async def test_a_leg_re_added_under_the_same_id_is_rendered_anew(
     assert (await _check(gw, client, headers))["leg-1"]["cid_name"] == "Someone else"
 
 
+async def test_legs_entering_and_leaving_the_domain_show_at_once(
+        webitel: tuple[Gateway, TestClient, dict[str, str]]) -> None:
+    """The domain's whole list is kept between polls: a leg attributed to the domain later, a
+    leg moving to another domain and a new leg each show on the next poll."""
+    gw, client, headers = webitel
+    await _check(gw, client, headers)
+    gw.store.add(Channel(id="leg-3", node="ast1", created=1_700_000_013.5))  # no tenant yet
+    assert set(await _check(gw, client, headers)) == {"leg-1", "leg-2"}
+    gw.store.apply("ast1", "leg-3", {"username": "202", "realm": REALM})
+    assert set(await _check(gw, client, headers)) == {"leg-1", "leg-2", "leg-3"}
+    gw.store.apply("ast1", "leg-2", {"username": "301", "realm": "beta.example.com"})
+    assert set(await _check(gw, client, headers)) == {"leg-1", "leg-3"}
+    gw.store.add(_leg("leg-4", "201", 1_700_000_014.5))
+    assert set(await _check(gw, client, headers)) == {"leg-1", "leg-3", "leg-4"}
+
+
 # ------------------------------------------------------------- decoded tokens
 async def test_a_logged_out_token_is_refused_though_it_was_decoded_before(
         webitel: tuple[Gateway, TestClient, dict[str, str]]) -> None:
