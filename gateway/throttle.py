@@ -27,6 +27,8 @@ class Buckets(Protocol):
 
     async def incr(self, key: str, ttl: float) -> int: ...
 
+    async def counts(self, keys: Sequence[str]) -> list[int]: ...
+
     async def reset(self, key: str) -> None: ...
 
 
@@ -51,6 +53,9 @@ class MemoryBuckets:
             del self._counts[key]
             return 0
         return hit[0]
+
+    async def counts(self, keys: Sequence[str]) -> list[int]:
+        return [await self.get(key) for key in keys]
 
     async def incr(self, key: str, ttl: float) -> int:
         now = self._clock()
@@ -142,6 +147,8 @@ class HitCounter(Protocol):
 
     async def hit(self, bucket: str, window: float) -> int: ...
 
+    async def counts(self, buckets: Sequence[str]) -> list[int]: ...
+
     async def clear(self, bucket: str) -> None: ...
 
 
@@ -154,6 +161,9 @@ class SharedBuckets:
 
     async def incr(self, key: str, ttl: float) -> int:
         return await self._shared.hit(key, ttl)
+
+    async def counts(self, keys: Sequence[str]) -> list[int]:
+        return await self._shared.counts(keys)
 
     async def reset(self, key: str) -> None:
         await self._shared.clear(key)
@@ -173,15 +183,32 @@ class LoginGuard:
     def address(self, request: web.Request) -> str:
         return client_address(request, self.limits.trusted_proxies)
 
+    def _keys(self, request: web.Request, dialect: str, user: str) -> tuple[str, ...]:
+        address = f"login:addr:{self.address(request)}"
+        return (address, f"login:{dialect}:user:{user.lower()[:256]}") if user else (address,)
+
     async def attempt(self, request: web.Request, dialect: str, user: str = "") -> Attempt:
-        keys = [f"login:addr:{self.address(request)}"]
-        if user:
-            keys.append(f"login:{dialect}:user:{user.lower()[:256]}")
+        keys = self._keys(request, dialect, user)
         locked = False
         for key in keys:
             if await self.buckets.incr(key, self.limits.window) > self.limits.attempts:
                 locked = True
-        return Attempt(self, tuple(keys), locked)
+        return Attempt(self, keys, locked)
+
+    async def admit(self, request: web.Request, dialect: str, user: str = "") -> bool:
+        """For a credential already verified by this gateway (a signature it remembers):
+        nothing is guessed, so nothing is counted. False while the address or the user is
+        locked, exactly when `attempt` would say `locked`; otherwise True, and the counts are
+        wiped as any success wipes them, only when there are any: a poller's request reads
+        the counts once and writes nothing."""
+        keys = self._keys(request, dialect, user)
+        counts = await self.buckets.counts(keys)
+        if any(count >= self.limits.attempts for count in counts):
+            return False
+        if any(counts):
+            for key in keys:
+                await self.buckets.reset(key)
+        return True
 
 
 def guard_of(settings: object) -> LoginGuard:

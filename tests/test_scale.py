@@ -297,6 +297,10 @@ async def test_rate_limit_bucket_is_shared() -> None:
         assert await a.gw.shared.hit("login:alice", 60) == 1
         assert await b.gw.shared.hit("login:alice", 60) == 2
         assert await a.gw.shared.hit("login:bob", 60) == 1
+        # read without counting, on either instance; a clear on one is seen by the other
+        assert await b.gw.shared.counts(["login:alice", "login:bob", "login:x"]) == [2, 1, 0]
+        await a.gw.shared.clear("login:alice")
+        assert await b.gw.shared.counts(["login:alice", "login:bob"]) == [0, 1]
 
 
 async def test_failed_logins_on_one_instance_lock_the_user_on_the_other() -> None:

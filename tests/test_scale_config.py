@@ -56,3 +56,4 @@ async def test_memory_bucket_counts_within_its_window() -> None:
     assert [await shared.hit("k", 60) for _ in range(3)] == [1, 2, 3]
     assert await shared.hit("other", 60) == 1
     assert await shared.hit("gone", 0) == 1 and await shared.hit("gone", 0) == 1
+    assert await shared.counts(["k", "other", "gone", "none"]) == [3, 1, 0, 0]

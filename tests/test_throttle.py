@@ -65,6 +65,34 @@ async def test_lock_lifts_when_the_window_passes() -> None:
     assert not (await guard.attempt(request, "x", "bob")).locked
 
 
+async def test_a_credential_verified_before_is_admitted_without_being_counted() -> None:
+    """`admit` refuses exactly when `attempt` would be locked, wipes the counts on a pass as
+    any success does, and counts nothing (a poller's request writes nothing)."""
+    clock = Clock()
+    buckets = MemoryBuckets(clock=clock)
+    guard = LoginGuard(LoginLimits(attempts=3, window=60), buckets)
+    request = make_mocked_request("POST", "/login")
+    keys = guard._keys(request, "x", "bob")
+    assert await guard.admit(request, "x", "bob")
+    assert len(buckets) == 0  # nothing counted, nothing written
+    for _ in range(2):
+        await (await guard.attempt(request, "x", "bob")).failed()
+    assert await buckets.counts(keys) == [2, 2]
+    assert await guard.admit(request, "x", "bob")
+    assert await buckets.counts(keys) == [0, 0]  # a success wipes the counts
+    for _ in range(3):
+        await (await guard.attempt(request, "x", "bob")).failed()
+    assert (await guard.attempt(request, "x", "bob")).locked  # locked now
+    assert not await guard.admit(request, "x", "bob")  # refused like the attempt
+    assert await buckets.counts(keys) == [4, 4]  # and neither counted nor wiped
+    # the user is locked from another address too; another user from there is not
+    other = _request("192.0.2.9")
+    assert not await guard.admit(other, "x", "bob")
+    assert await guard.admit(other, "x", "carol")
+    clock.now += 61
+    assert await guard.admit(request, "x", "bob")  # the window passed
+
+
 def _request(peer: str, forwarded: str | None = None) -> web.Request:
     headers = {"X-Forwarded-For": forwarded} if forwarded is not None else {}
     request = make_mocked_request("GET", "/", headers=headers)

@@ -80,28 +80,28 @@ def find_users(gw: Gateway, login: str) -> list[User]:
 #: Signatures verified before, at most this many (then forgotten at once).
 MAX_SIGNED = 1024
 
+Signed = dict[tuple[str, ...], User]
+
+
+def signature(params: dict[str, str], hashed: Sequence[str]) -> tuple[str, ...]:
+    """What a signature is remembered by: the hash and the values it covers, named."""
+    return (params.get("hash", ""), *hashed, *[params.get(name, "") for name in hashed])
+
 
 def authenticate(gw: Gateway, opts: MorSettings, params: dict[str, str],
-                 hashed: Sequence[str], signed: dict[tuple[str, ...], User] | None = None
-                 ) -> User:
+                 hashed: Sequence[str], signed: Signed | None = None) -> User:
     """MOR's before-filters for a hash-protected method: unknown user -> `Access Denied` (the
     method answers), no key -> `API must have Secret Key`, bad hash -> `Incorrect hash`.
 
-    `signed` remembers signatures that passed, by the hash and the values it covers: the
-    directory and the keys are fixed for the gateway's life, so the same signature over the
-    same values names the same user, and a poller's request skips the SHA-1. Only passes are
-    kept; the lookup takes the whole signature, so a guess learns nothing byte by byte."""
-    key: tuple[str, ...] = ()
-    if signed is not None:
-        key = (params.get("hash", ""), *hashed, *[params.get(name, "") for name in hashed])
-        known = signed.get(key)
-        if known is not None:
-            return known
+    `signed` remembers signatures that passed (`signature`): the directory and the keys are
+    fixed for the gateway's life, so the same signature over the same values names the same
+    user, and a poller's next request may skip the SHA-1 (routes.signed_user). Only passes are
+    kept; a lookup takes the whole signature, so a guess learns nothing byte by byte."""
     user = _authenticate(gw, opts, params, hashed)
     if signed is not None and not opts.disable_hash_checking:
         if len(signed) >= MAX_SIGNED:
             signed.clear()
-        signed[key] = user
+        signed[signature(params, hashed)] = user
     return user
 
 

@@ -17,7 +17,14 @@ from gateway.endpoint import Endpoint, add_endpoints
 
 from . import calls, filters, listing, render
 from .api_doc import XML_DOCS
-from .auth import api_keys, authenticate, check_password, find_users, hash_matches
+from .auth import (
+    api_keys,
+    authenticate,
+    check_password,
+    find_users,
+    hash_matches,
+    signature,
+)
 from .errors import FilterError, UndefinedMethod
 from .params import read_params
 from .scope import Scope
@@ -29,6 +36,9 @@ Params = dict[str, str]
 #: configured window); and the filter error a hash-signed method answers while locked.
 LOGIN_WAIT = "Please wait 10 seconds before trying to login again"
 HASH_WAIT = "Too many failed attempts, please wait before trying again"
+
+#: What the hash of a hash-signed method covers.
+SIGNED_BY_U = ("u",)
 
 #: The XML API answers every verb (GET only when allowed); Rails routes them all to it.
 ANY_METHOD = tuple(sorted(hdrs.METH_ALL))
@@ -67,12 +77,19 @@ async def hash_signed(request: web.Request) -> Api:
 async def signed_user(request: web.Request, api: Api) -> User:
     """`authenticate` behind the login throttle: a wrong hash or an unknown user counts as a
     failed login of the client's address and of `u`; while locked even a right hash is
-    refused with MOR's own filter error."""
-    attempt = await api.state.gw.logins.attempt(request, "mor", api.params.get("u", ""))
+    refused with MOR's own filter error. A signature that passed before (a poller's) is
+    admitted by the throttle without being counted, and refused the same while locked."""
+    state, login = api.state, api.params.get("u", "")
+    known = state.signed.get(signature(api.params, SIGNED_BY_U))
+    if known is not None:
+        if not await state.gw.logins.admit(request, "mor", login):
+            raise FilterError(HASH_WAIT)
+        return known
+    attempt = await state.gw.logins.attempt(request, "mor", login)
     if attempt.locked:
         raise FilterError(HASH_WAIT)
     # a failure raises, leaving the attempt counted; a success wipes the counts
-    user = authenticate(api.state.gw, api.state.options, api.params, ("u",), api.state.signed)
+    user = authenticate(state.gw, state.options, api.params, SIGNED_BY_U, state.signed)
     await attempt.succeeded()
     return user
 

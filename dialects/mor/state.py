@@ -35,7 +35,7 @@ class MorState:
     #: the last list of each scope (listing.py), by (scope key, provider shown)
     lists: dict[tuple[object, ...], ScopeList]
     max_body: int
-    #: signatures that passed (auth.authenticate)
+    #: signatures that passed, by `auth.signature`
     signed: dict[tuple[str, ...], User] = field(default_factory=dict)
     #: backend name -> MOR server id, and the ids `s_server` may name
     servers: dict[str, int] = field(default_factory=dict)

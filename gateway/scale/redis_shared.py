@@ -13,13 +13,13 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 from redis.asyncio.client import PubSub
 
 from .link import FAILURES, RedisLink, client
-from .shared import JSON, Codec, OnRemote, local_hit
+from .shared import JSON, Codec, OnRemote, local_counts, local_hit
 
 log = logging.getLogger("callgate.shared")
 
@@ -123,6 +123,18 @@ class RedisShared:
             except FAILURES as exc:
                 self.link.failed(exc)
         return local_hit(self._buckets, bucket, window)
+
+    async def counts(self, buckets: Sequence[str]) -> list[int]:
+        """Read in Redis in one round trip (an expired bucket is gone there); locally while it
+        is down, as `hit` counts."""
+        if self.link.up:
+            try:
+                async with asyncio.timeout(self.link.timeout):
+                    found = await self.link.redis.mget([f"callgate:hit:{b}" for b in buckets])
+                return [int(v) if v is not None else 0 for v in found]
+            except FAILURES as exc:
+                self.link.failed(exc)
+        return local_counts(self._buckets, buckets)
 
     async def clear(self, bucket: str) -> None:
         """Cleared in Redis for every instance, and here (the count kept while it was down)."""

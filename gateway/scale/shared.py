@@ -3,14 +3,15 @@ other honours and revokes.
 
 Dialects ask for a named map and use it like a dict. Reads are always local (a request never
 waits on Redis): the Redis implementation keeps a mirror that remote changes update, and sends
-its own writes in the background. `hit` is the counter a login rate limit uses.
+its own writes in the background. `hit` is the counter a login rate limit uses, `counts` reads
+it without counting.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -41,6 +42,11 @@ class SharedState(Protocol):
         """Count one hit in `bucket`; the count within the current `window` seconds."""
         ...
 
+    async def counts(self, buckets: Sequence[str]) -> list[int]:
+        """The current count of each bucket (0 for none, or past its window), counting
+        nothing."""
+        ...
+
     async def clear(self, bucket: str) -> None:
         """Forget `bucket`'s count (a successful login resets its failures)."""
         ...
@@ -60,6 +66,9 @@ class MemoryShared:
     async def hit(self, bucket: str, window: float) -> int:
         return local_hit(self._buckets, bucket, window)
 
+    async def counts(self, buckets: Sequence[str]) -> list[int]:
+        return local_counts(self._buckets, buckets)
+
     async def clear(self, bucket: str) -> None:
         self._buckets.pop(bucket, None)
 
@@ -74,3 +83,9 @@ def local_hit(buckets: dict[str, tuple[int, float]], bucket: str, window: float)
                 del buckets[k]
     buckets[bucket] = (count + 1, until)
     return count + 1
+
+
+def local_counts(buckets: dict[str, tuple[int, float]], names: Sequence[str]) -> list[int]:
+    now = time.monotonic()
+    return [count if until > now else 0
+            for count, until in (buckets.get(name, (0, 0.0)) for name in names)]
