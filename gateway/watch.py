@@ -9,7 +9,8 @@ leaves one of those buckets; a poll reads one attribute.
 
 Watches are one-shot: firing drops them from the registry, and the memo that finds its watch
 stale rebuilds and registers a new one. Registrations of stale watches are pruned when a set
-grows, and `close()` marks a discarded memo's watch stale so it is pruned too.
+grows, and `close()` marks a discarded memo's watch stale so it is pruned too; ids and buckets
+that never change again (a peer id that never appears) are swept once the registry has doubled.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from .model import INDEXED
 
 #: A registry set is pruned of stale watches when it reaches this size.
 _PRUNE_AT = 8
+#: The registry is swept of sets holding only stale watches when it holds this many ids and
+#: buckets, and then again each time it has doubled.
+_MIN_SWEEP = 4096
 
 
 class Watch:
@@ -55,13 +59,14 @@ class Watches:
     """The store's registry (gateway/store.py calls `channel`/`bucket` on every change once
     anything is registered; `live` says whether anything ever was)."""
 
-    __slots__ = ("buckets", "everything", "ids", "live")
+    __slots__ = ("_sweep_at", "buckets", "everything", "ids", "live")
 
     def __init__(self) -> None:
         self.ids: dict[str, set[Watch]] = {}
         self.buckets: dict[str, dict[str, set[Watch]]] = {name: {} for name in INDEXED}
         self.everything: set[Watch] = set()
         self.live = False
+        self._sweep_at = _MIN_SWEEP
 
     def register(self, watch: Watch, ids: Iterable[str] = (),
                  buckets: Iterable[tuple[str, str]] = (), everything: bool = False) -> Watch:
@@ -77,7 +82,16 @@ class Watches:
             if len(self.everything) >= _PRUNE_AT:
                 self.everything = {w for w in self.everything if w.fresh}
             self.everything.add(watch)
+        if len(table) >= self._sweep_at:
+            self._sweep()
         return watch
+
+    def _sweep(self) -> None:
+        tables = [self.ids, *self.buckets.values()]
+        for table in tables:
+            for key in [k for k, found in table.items() if not any(w.fresh for w in found)]:
+                del table[key]
+        self._sweep_at = max(_MIN_SWEEP, 2 * sum(map(len, tables)))
 
     def channel(self, channel_id: str) -> None:
         """The channel `channel_id` was added, changed or removed."""

@@ -160,3 +160,16 @@ def test_the_registry_stays_bounded_while_lists_are_rebuilt() -> None:
     for _ in range(1000):
         store.watch(Watch(), ["steady"]).close()
     assert len(store._watches) < 20
+
+
+def test_ids_that_never_appear_are_swept() -> None:
+    """Memos that watched peers that never turned up, then were dropped: the registry does not
+    keep those ids."""
+    store = _store()
+    for i in range(20_000):
+        store.watch(Watch(), [f"phantom{i}"]).close()
+    live = store.watch(Watch(), ["kept"])
+    assert len(store._watches.ids) < 10_000
+    assert live.fresh and "kept" in store._watches.ids
+    store.add(_leg("kept"))
+    assert not live.fresh
