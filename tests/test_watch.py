@@ -6,28 +6,14 @@ from __future__ import annotations
 
 import random
 
-from gateway.config import load
-from gateway.demo import DEMO_CONFIG
-from gateway.directory import Directory
 from gateway.model import INDEXED, Channel, State
 from gateway.store import ChannelStore
 from gateway.watch import Watch
 from tests.demo_ids import ACME, BETA, DEV201
+from tests.test_store import _leg, _store  # the demo directory's store, and a leg of it
 
 USERS = [("201", "acme.example.com"), ("202", "acme.example.com"),
          ("301", "beta.example.com"), ("999", "nowhere.example.com")]
-
-
-def _store() -> ChannelStore:
-    directory = Directory(load(DEMO_CONFIG))
-    store = ChannelStore(directory.attribute)
-    directory.store = store
-    return store
-
-
-def _leg(uid: str, user: str = "201", realm: str = "acme.example.com", **kw: object) -> Channel:
-    return Channel(id=uid, node="fs1", username=user, realm=realm,
-                   name=f"sofia/internal/{user}@{realm}", **kw)  # type: ignore[arg-type]
 
 
 Snapshot = tuple[tuple[int, ...], tuple[tuple[str, ...], ...]]
