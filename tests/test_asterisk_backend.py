@@ -4,6 +4,7 @@ success and error replies and the exact action that reached the switch, faults, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -45,13 +46,22 @@ def settings(port: int, **kw: Any) -> BackendSettings:
     return BackendSettings(**base)
 
 
+@contextlib.asynccontextmanager
+async def connected(sim: AsteriskSimulator, **kw: Any) -> AsyncIterator[AsteriskBackend]:
+    """A backend on `sim` (settings `kw`), connected and synced; stopped on the way out."""
+    b = AsteriskBackend(settings(sim.port, **kw), ChannelStore())
+    await b.start()
+    try:
+        await asyncio.wait_for(b.ready.wait(), 3)
+        yield b
+    finally:
+        await b.stop()
+
+
 @pytest.fixture
 async def backend(sim: AsteriskSimulator) -> AsyncIterator[AsteriskBackend]:
-    b = AsteriskBackend(settings(sim.port), ChannelStore())
-    await b.start()
-    await asyncio.wait_for(b.ready.wait(), 3)
-    yield b
-    await b.stop()
+    async with connected(sim) as b:
+        yield b
 
 
 def matches_truth(b: AsteriskBackend, sim: AsteriskSimulator) -> bool:

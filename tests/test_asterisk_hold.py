@@ -4,7 +4,6 @@ redirect to; the simulator's ShowDialPlan compared with the Asterisk 22 capture.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -15,10 +14,9 @@ import pytest
 
 from backends.asterisk import AsteriskBackend
 from gateway.control import Endpoint, Rejected
-from gateway.store import ChannelStore
 from simswitch.ami_server import AsteriskSimulator
 from tests.harness import live_gateway, until
-from tests.test_asterisk_backend import last, settings
+from tests.test_asterisk_backend import connected, last
 from tests.test_sim_ami_server import Client
 
 CAPTURE = (Path(__file__).resolve().parent / "fixtures" / "asterisk-22-real"
@@ -29,20 +27,14 @@ CAPTURE = (Path(__file__).resolve().parent / "fixtures" / "asterisk-22-real"
 
 @pytest.fixture
 async def sim() -> AsyncIterator[AsteriskSimulator]:
-    s = AsteriskSimulator(extensions={"201": "", "202": ""}, trunks=["carrier2"],
-                          login_failure_delay=0.05)
-    await s.start()
-    yield s
-    await s.stop()
+    async with AsteriskSimulator(extensions={"201": "", "202": ""}, trunks=["carrier2"]) as s:
+        yield s
 
 
 @pytest.fixture
 async def backend(sim: AsteriskSimulator) -> AsyncIterator[AsteriskBackend]:
-    b = AsteriskBackend(settings(sim.port), ChannelStore())
-    await b.start()
-    await asyncio.wait_for(b.ready.wait(), 3)
-    yield b
-    await b.stop()
+    async with connected(sim) as b:
+        yield b
 
 
 async def test_a_caller_in_an_ivr_is_held_in_music_and_sent_back_where_it_was(
@@ -115,11 +107,8 @@ async def test_the_demo_dialplan_passes_the_connect_check(backend: AsteriskBacke
 async def test_missing_extensions_are_named_in_health_and_logged_once(
         sim: AsteriskSimulator, caplog: pytest.LogCaptureFixture) -> None:
     sim.model.absent = {"playback"}
-    b = AsteriskBackend(settings(sim.port), ChannelStore())
     caplog.set_level(logging.WARNING, logger="callgate.asterisk")
-    await b.start()
-    try:
-        await asyncio.wait_for(b.ready.wait(), 3)
+    async with connected(sim) as b:
         error = b.health()["last_error"]
         assert "playback@from-internal" in error and "moh" not in error
         assert "callgate asterisk-dialplan" in error
@@ -130,8 +119,6 @@ async def test_missing_extensions_are_named_in_health_and_logged_once(
         assert "playback@from-internal" in b.health()["last_error"]
         logged = [r for r in caplog.records if "playback@from-internal" in r.getMessage()]
         assert len(logged) == 1
-    finally:
-        await b.stop()
 
 
 def _capture_blocks(action_id: str) -> list[list[str]]:
@@ -176,17 +163,12 @@ async def test_a_manager_user_without_dialplan_rights_concludes_nothing(
         s.error(act, "Permission denied")
 
     sim._act_showdialplan = refuse  # type: ignore[method-assign]
-    b = AsteriskBackend(settings(sim.port), ChannelStore())
     caplog.set_level(logging.INFO, logger="callgate.asterisk")
-    await b.start()
-    try:
-        await asyncio.wait_for(b.ready.wait(), 3)
+    async with connected(sim) as b:
         assert b.health()["last_error"] == "" and b.health()["state"] == "connected"
         assert any("could not check the dialplan: Permission denied" in r.getMessage()
                    for r in caplog.records)
         assert not any(r.levelno >= logging.WARNING for r in caplog.records)
-    finally:
-        await b.stop()
 
 
 async def test_webitel_holds_an_asterisk_phone_alone_in_an_ivr() -> None:

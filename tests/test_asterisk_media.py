@@ -16,11 +16,10 @@ from backends.asterisk import AsteriskBackend
 from gateway.config import Settings
 from gateway.control import InvalidArgument, Rejected
 from gateway.model import Channel, State
-from gateway.store import ChannelStore
 from simswitch.ami_server import AsteriskSimulator
 from tests.demo_ids import ACME
 from tests.harness import live_gateway, until
-from tests.test_asterisk_backend import call, settings
+from tests.test_asterisk_backend import call, connected
 
 
 @pytest.fixture
@@ -31,11 +30,8 @@ async def sim() -> AsyncIterator[AsteriskSimulator]:
 
 @pytest.fixture
 async def backend(sim: AsteriskSimulator) -> AsyncIterator[AsteriskBackend]:
-    b = AsteriskBackend(settings(sim.port), ChannelStore())
-    await b.start()
-    await asyncio.wait_for(b.ready.wait(), 3)
-    yield b
-    await b.stop()
+    async with connected(sim) as b:
+        yield b
 
 
 def sent(sim: AsteriskSimulator, since: int) -> list[dict[str, str]]:
