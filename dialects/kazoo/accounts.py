@@ -11,7 +11,6 @@ from aiohttp import web
 
 from gateway.directory import Account, Device, User
 
-from . import errors
 from .crossbar import Crossbar
 from .envelope import success
 
@@ -136,11 +135,7 @@ async def users(cb: Crossbar) -> web.Response:
 
 
 async def user(cb: Crossbar) -> web.Response:
-    user_id = cb.params["user_id"]
-    found = cb.gw.directory.user(user_id)
-    if found is None or found.account != cb.account_id:
-        raise errors.bad_identifier(user_id)
-    return success(cb.request, user_doc(cb, found))
+    return success(cb.request, user_doc(cb, cb.user(cb.params["user_id"])))
 
 
 async def devices(cb: Crossbar) -> web.Response:
@@ -149,8 +144,4 @@ async def devices(cb: Crossbar) -> web.Response:
 
 
 async def device(cb: Crossbar) -> web.Response:
-    device_id = cb.params["device_id"]
-    found = cb.gw.directory.device(device_id)
-    if found is None or found.account != cb.account_id:
-        raise errors.bad_identifier(device_id)
-    return success(cb.request, device_doc(cb, found))
+    return success(cb.request, device_doc(cb, cb.device(cb.params["device_id"])))

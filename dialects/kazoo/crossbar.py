@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.context import Gateway
+from gateway.directory import Device, User
 from gateway.endpoint import Endpoint
 from gateway.http import BodyTooLarge, parse_json, read_body
 
@@ -42,6 +43,21 @@ class Crossbar:
     @property
     def data(self) -> Any:
         return self.body.get("data")
+
+    def user(self, user_id: str) -> User:
+        """The account's user `user_id`; another account's is Kazoo's bad identifier, as an
+        unknown one is, so no tenant learns another's ids."""
+        found = self.gw.directory.user(user_id)
+        if found is None or found.account != self.account_id:
+            raise errors.bad_identifier(user_id)
+        return found
+
+    def device(self, device_id: str) -> Device:
+        """The account's device `device_id`, as `user` finds a user."""
+        found = self.gw.directory.device(device_id)
+        if found is None or found.account != self.account_id:
+            raise errors.bad_identifier(device_id)
+        return found
 
     def lookup(self, key: str, *, envelope_first: bool = False) -> Any:
         """A request parameter: `data`, then query string, then envelope (PUT metaflow reads

@@ -166,20 +166,13 @@ async def account_channels(cb: Crossbar) -> web.Response:
 
 
 async def user_channels(cb: Crossbar) -> web.Response:
-    user_id = cb.params["user_id"]
-    user = cb.gw.directory.user(user_id)
-    if user is None or user.account != cb.account_id:
-        raise errors.bad_identifier(user_id)
-    devices = cb.gw.directory.devices_of_owner(user_id)
+    devices = cb.gw.directory.devices_of_owner(cb.user(cb.params["user_id"]).id)
     return _list(cb, (ch for d in devices for ch in cb.gw.store.by_device(d.id)
                       if ch.account_id == cb.account_id))
 
 
 async def device_channels(cb: Crossbar) -> web.Response:
-    device_id = cb.params["device_id"]
-    device = cb.gw.directory.device(device_id)
-    if device is None or device.account != cb.account_id:
-        raise errors.bad_identifier(device_id)
+    device_id = cb.device(cb.params["device_id"]).id
     return _list(cb, (ch for ch in cb.gw.store.by_device(device_id)
                       if ch.account_id == cb.account_id))
 
