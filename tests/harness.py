@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import signal
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -119,3 +121,14 @@ async def dialect_client(settings: Settings | None = None, *channels: Channel,
         yield gw, client
     finally:
         await client.close()
+
+
+def interrupt(proc: subprocess.Popen[str], timeout: float = 15.0) -> tuple[str, str]:
+    """SIGINT to a `callgate serve` process, as Ctrl-C would; its (stdout, stderr), killed
+    first if it has not exited within `timeout`."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()

@@ -7,7 +7,6 @@ import hashlib
 import logging
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import pytest
 from gateway.access_log import redact
 from gateway.tokens import TokenSigner
 from tests.demo_ids import ACME
-from tests.harness import live_gateway
+from tests.harness import interrupt, live_gateway
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r'(\S+) (\S+) "(\S+) (\S+) HTTP/1\.1" (\d{3}) (\d+\.\d{6})s')
@@ -133,12 +132,7 @@ def test_serve_flag(flag: list[str]) -> None:
             except OSError:
                 time.sleep(0.2)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            _out, err = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _out, err = proc.communicate()
+        _out, err = interrupt(proc)
     logged = [line for line in err.splitlines() if "callgate.access" in line]
     if flag:
         assert logged == []

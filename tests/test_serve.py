@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from gateway.context import Gateway
 from gateway.control import NotFound, Unavailable
 from gateway.demo import load_demo
 from gateway.model import Channel
+from tests.harness import interrupt
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,12 +66,7 @@ def test_serve_demo_reports_connected_switches_with_live_channels() -> None:
         assert all(b["channels"] > 0 for b in body["backends"]), body
         assert all(b["last_error"] == "" for b in body["backends"])
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
+        out, err = interrupt(proc)
     assert proc.returncode == 0, err[-2000:]
     assert f"http://127.0.0.1:{port}" in out  # the demo banner names the listen address
     assert "Traceback" not in err
