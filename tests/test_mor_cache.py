@@ -171,25 +171,20 @@ async def test_legs_that_join_or_leave_without_touching_the_a_leg(
     a peer in another account (another bucket) changing or going."""
     gw, client = mor
     store = gw.store
-    # a lone A-leg; then a leg joins its call id (nothing on the A-leg changes)
+    # a lone A-leg; then a leg joins its call id (nothing on the A-leg changes) and leaves:
+    # one of Acme, then one of another account, outside alice's scope, which only the call's
+    # own index bucket tells (the whole list is kept at this point)
     store.add(leg("solo", "201", call_id="solo", destination="5000", created=NOW - 30))
     rows_ = await listed(gw, client)
     assert text(rows_["solo"], "dst_device_id") is None
-    store.add(leg("joined", "203", call_id="solo", direction="outbound", created=NOW - 20))
-    rows_ = await listed(gw, client)
-    assert text(rows_["solo"], "dst_device_extension") == "203"
-    store.remove("joined")
-    rows_ = await listed(gw, client)
-    assert text(rows_["solo"], "dst_device_id") is None
-    # the same with a leg of another account, outside alice's scope: only the call's own
-    # index bucket tells (the whole list is kept at this point)
-    store.add(leg("joined-b", "301", realm=BETA, call_id="solo", direction="outbound",
-                  created=NOW - 20))
-    rows_ = await listed(gw, client)
-    assert text(rows_["solo"], "dst_device_extension") == "301"
-    store.remove("joined-b")
-    rows_ = await listed(gw, client)
-    assert text(rows_["solo"], "dst_device_id") is None
+    for joiner, user, realm in (("joined", "203", ACME), ("joined-b", "301", BETA)):
+        store.add(leg(joiner, user, realm=realm, call_id="solo", direction="outbound",
+                      created=NOW - 20))
+        rows_ = await listed(gw, client)
+        assert text(rows_["solo"], "dst_device_extension") == user
+        store.remove(joiner)
+        rows_ = await listed(gw, client)
+        assert text(rows_["solo"], "dst_device_id") is None
     # the call ends and a call of the same id comes back (its index bucket is a new one)
     store.remove("solo")
     rows_ = await listed(gw, client)
