@@ -4,10 +4,11 @@ small switch model whose truth the store must equal after a resync."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from backends.esl_protocol import FrameParser
 from gateway.store import ChannelStore
@@ -41,6 +42,25 @@ def ami_blocks(names: Iterable[str]) -> list[bytes]:
         raw = raw[raw.index(b"\r\n") + 2:]  # the banner
         blocks += [b + b"\r\n\r\n" for b in raw.split(b"\r\n\r\n") if b.strip()]
     return blocks
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def resync_cases(pool: Sequence[str]) -> Callable[[F], F]:
+    """The arguments of `resync_race` drawn from `pool` (what the store knew, what the switch
+    had, the ops, where the snapshot and the reconcile fall), with the two races that once
+    failed pinned as examples; CI-sized."""
+    def apply(test: F) -> F:
+        test = example(stale=set(), before={pool[0]}, ops=[(False, pool[0])], snap_at=1,
+                       reconcile_at=0)(test)
+        test = example(stale={pool[0]}, before=set(), ops=[], snap_at=0, reconcile_at=0)(test)
+        test = given(stale=st.sets(st.sampled_from(pool)),
+                     before=st.sets(st.sampled_from(pool)),
+                     ops=st.lists(st.tuples(st.booleans(), st.sampled_from(pool)), max_size=30),
+                     snap_at=st.integers(0, 30), reconcile_at=st.integers(0, 30))(test)
+        return CI(test)
+    return apply
 
 
 def cut(data: bytes, points: Iterable[int]) -> list[bytes]:

@@ -20,7 +20,7 @@ from backends.ami_mapping import AmiMapper
 from backends.ami_session import AmiFramer
 from backends.base import ProtocolError
 from gateway.store import INDEXED, ChannelStore
-from tests.fuzz_util import AMI_DIR, CI, ami_blocks, cut, resync_race
+from tests.fuzz_util import AMI_DIR, CI, ami_blocks, cut, resync_cases, resync_race
 
 NODE = "ast1"
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -187,12 +187,7 @@ def listing(uids: list[str]) -> list[Message]:
                      "BridgeId": ""}) for u in uids]
 
 
-@CI
-@given(stale=st.sets(st.sampled_from(POOL)), before=st.sets(st.sampled_from(POOL)),
-       ops=st.lists(st.tuples(st.booleans(), st.sampled_from(POOL)), max_size=30),
-       snap_at=st.integers(0, 30), reconcile_at=st.integers(0, 30))
-@example(stale={POOL[0]}, before=set(), ops=[], snap_at=0, reconcile_at=0)
-@example(stale=set(), before={POOL[0]}, ops=[(False, POOL[0])], snap_at=1, reconcile_at=0)
+@resync_cases(POOL)
 def test_resync_leaves_exactly_the_switchs_channels(
         stale: set[str], before: set[str], ops: list[tuple[bool, str]], snap_at: int,
         reconcile_at: int) -> None:

@@ -27,7 +27,7 @@ from backends.fs_mapping import FsMapper, row_to_channel
 from gateway.config import BackendSettings
 from gateway.store import INDEXED, ChannelStore
 from simswitch.fs_server import FreeSwitchSimulator
-from tests.fuzz_util import CI, FS_DIR, cut, esl_event_frames, resync_race
+from tests.fuzz_util import CI, FS_DIR, cut, esl_event_frames, resync_cases, resync_race
 
 NODE = "fs1"
 FRAMES = esl_event_frames([
@@ -262,12 +262,7 @@ def test_every_destroyed_channel_leaves_the_store(loop: asyncio.AbstractEventLoo
     assert_no_leftovers(store)
 
 
-@CI
-@given(stale=st.sets(st.sampled_from(POOL)), before=st.sets(st.sampled_from(POOL)),
-       ops=st.lists(st.tuples(st.booleans(), st.sampled_from(POOL)), max_size=30),
-       snap_at=st.integers(0, 30), reconcile_at=st.integers(0, 30))
-@example(stale={POOL[0]}, before=set(), ops=[], snap_at=0, reconcile_at=0)
-@example(stale=set(), before={POOL[0]}, ops=[(False, POOL[0])], snap_at=1, reconcile_at=0)
+@resync_cases(POOL)
 def test_resync_leaves_exactly_the_switchs_channels(
         loop: asyncio.AbstractEventLoop, stale: set[str], before: set[str],
         ops: list[tuple[bool, str]], snap_at: int, reconcile_at: int) -> None:
