@@ -108,6 +108,7 @@ class RenderCache(Generic[T]):
 
 
 S = TypeVar("S", str, bytes)
+INF = float("inf")
 
 
 class Ticking(Generic[S]):
@@ -158,5 +159,3 @@ class Ticking(Generic[S]):
         self._page, self._written, self._until = page, now, until - 1e-6
         return page
 
-
-INF = float("inf")

@@ -147,9 +147,8 @@ def _success_template(pretty: bool) -> tuple[str, ...]:
     return parts
 
 
-_TEMPLATES = {pretty: _success_template(pretty) for pretty in (False, True)}
-_BYTE_TEMPLATES = {pretty: tuple(part.encode("ascii") for part in parts)
-                   for pretty, parts in _TEMPLATES.items()}
+_TEMPLATES = {pretty: tuple(part.encode("ascii") for part in _success_template(pretty))
+              for pretty in (False, True)}
 
 
 def success(request: web.Request, data: Any, *, status: int = 200,
@@ -163,18 +162,13 @@ def success_json(request: web.Request, data_json: Callable[[bool], str | bytes]
     items), as text or as its UTF-8 bytes: the rest of the envelope is the template `_dumps`
     wrote once, with the three per-request strings quoted as `_dumps` quotes them (ASCII)."""
     pretty = _pretty(request)
-    token = request.get(TOKEN, "")
     data = data_json(pretty)
-    if isinstance(data, bytes):
-        b = _BYTE_TEMPLATES[pretty]
-        return _reply(request, 200, b"".join((
-            b[0], _quote(token).encode("ascii"), b[2], data, b[4],
-            _quote(request_id(request)).encode("ascii"), b[6],
-            _quote(iso_now()).encode("ascii"), b[8])))
-    t = _TEMPLATES[pretty]
-    text = "".join((t[0], _quote(token), t[2], data, t[4],
-                    _quote(request_id(request)), t[6], _quote(iso_now()), t[8]))
-    return _reply(request, 200, text)
+    b = _TEMPLATES[pretty]
+    return _reply(request, 200, b"".join((
+        b[0], _quote(request.get(TOKEN, "")).encode("ascii"), b[2],
+        data if isinstance(data, bytes) else data.encode("utf-8"), b[4],
+        _quote(request_id(request)).encode("ascii"), b[6],
+        _quote(iso_now()).encode("ascii"), b[8])))
 
 
 def failure(request: web.Request, status: int, message: str, data: Any = None) -> web.Response:
